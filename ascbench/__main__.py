@@ -1,0 +1,3 @@
+from ascbench.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""One module per ``ascbench`` subcommand (see :mod:`ascbench.cli`)."""

@@ -1,0 +1,163 @@
+"""Complexity measurement: parameters, non-zero parameters, bytes and MACs under a rule set.
+
+:func:`measure` is the one entry point. It never changes the model it is given: it works on a
+copy in eval mode, with pruning masks baked in, at the rule set's batch size, on the model
+input after feature extraction.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter, defaultdict
+
+import fvcore
+import torch
+
+from ascbench.complexity.macs import MacCount, count_macs
+from ascbench.complexity.report import ComplexityReport, LayerComplexity
+from ascbench.complexity.tensors import (
+    CountedTensor,
+    bake_pruning_masks,
+    counted_tensors,
+    size_of,
+)
+from ascbench.rules import RuleSet
+
+__all__ = [
+    "ComplexityReport",
+    "CountedTensor",
+    "LayerComplexity",
+    "MacCount",
+    "count_macs",
+    "counted_tensors",
+    "measure",
+]
+
+
+def _counter_name() -> str:
+    from ascbench import __version__
+
+    return f"ascbench {__version__} (fvcore {getattr(fvcore, '__version__', '?')} trace)"
+
+
+def measure(
+    model: torch.nn.Module,
+    ruleset: RuleSet,
+    input_shape: tuple[int, ...] | list[int],
+    *,
+    mac_model: torch.nn.Module | None = None,
+    seed: int = 0,
+) -> ComplexityReport:
+    """Measure ``model`` under ``ruleset`` for one clip whose features are ``input_shape``.
+
+    ``input_shape`` is ``(channels, freq, time)`` of one clip (no batch dimension).
+    ``mac_model`` is the float model to trace for MACs when ``model`` itself cannot be traced
+    (e.g. a torch.ao quantized model); by default ``model`` is traced.
+    """
+    flags: list[str] = []
+    model, baked = bake_pruning_masks(model)
+    if baked:
+        flags.append(
+            f"pruning masks on {len(baked)} tensors were baked in before counting (zeros count as "
+            "the saved model stores them); NeSsi-torch on the masked model would count only the "
+            "kept weights"
+        )
+    tensors = counted_tensors(model, ruleset.parameters)
+    params, nonzero, nbytes = size_of(tensors, ruleset.parameters)
+    by_dtype: Counter = Counter()
+    for t in tensors:
+        by_dtype[t.dtype] += t.numel
+
+    batch = ruleset.macs.batch_size
+    shape = (batch, *[int(s) for s in input_shape])
+    traced = copy.deepcopy(mac_model if mac_model is not None else model).eval()
+    traced, _ = bake_pruning_masks(traced)
+    traced = traced.float() if not _is_quantized(traced) else traced
+    generator = torch.Generator().manual_seed(seed)
+    example = torch.randn(shape, generator=generator)
+    macs = count_macs(traced, example, ruleset.macs)
+
+    if macs.total_functional:
+        where = ", ".join(sorted(n or "(model)" for n in macs.functional))
+        flags.append(
+            f"{macs.total_functional:,} MACs run in functional ops outside counted leaf modules "
+            f"({where}); the official {ruleset.macs.name} counter would report "
+            f"{macs.total_counted:,} instead of {macs.total_counted + macs.total_functional:,}"
+        )
+    if macs.unsupported:
+        ops = ", ".join(f"{k} x{v}" for k, v in sorted(macs.unsupported.items()))
+        flags.append(f"ops without a MAC rule were counted as 0: {ops}")
+    if macs.uncalled_modules:
+        flags.append(
+            "modules never called in the forward pass (parameters still counted): "
+            + ", ".join(macs.uncalled_modules)
+        )
+    if mac_model is not None:
+        flags.append("MACs were traced on the float model the compressed model was made from")
+
+    layers = _layers(model, tensors, ruleset, macs)
+    measured = {
+        "parameters": params,
+        "nonzero_parameters": nonzero,
+        "bytes": nbytes,
+        "macs": macs.total_counted + macs.total_functional,
+    }
+    checks = ruleset.check(measured)
+    for check in checks:
+        if check.status == "ambiguous":
+            flags.append(
+                f"{check.quantity} {check.value:,} is above {check.maximum:,} but within the "
+                f"ambiguous margin of the rule text ({check.text})"
+            )
+    return ComplexityReport(
+        ruleset=ruleset.name,
+        convention=ruleset.macs.name,
+        counter=_counter_name(),
+        clip_seconds=ruleset.clip_seconds,
+        input_shape=list(shape),
+        parameters=params,
+        nonzero_parameters=nonzero,
+        bytes=nbytes,
+        macs=measured["macs"],
+        macs_official=macs.total_counted,
+        functional_macs=macs.total_functional,
+        fvcore_macs=macs.fvcore_total,
+        fvcore_by_operator=macs.fvcore_by_operator,
+        values_by_dtype=dict(by_dtype),
+        layers=layers,
+        flags=flags,
+        checks=checks,
+    )
+
+
+def _is_quantized(model: torch.nn.Module) -> bool:
+    return any(type(m).__module__.startswith("torch.ao.nn.quantized") for m in model.modules())
+
+
+def _layers(
+    model: torch.nn.Module, tensors: list[CountedTensor], ruleset: RuleSet, macs: MacCount
+) -> list[LayerComplexity]:
+    grouped: dict[str, list[CountedTensor]] = defaultdict(list)
+    for t in tensors:
+        grouped[t.module].append(t)
+    rows = []
+    for name, module in model.named_modules():
+        counted = macs.counted.get(name, Counter())
+        functional = macs.functional.get(name, Counter())
+        own = grouped.get(name, [])
+        if not own and not counted and not functional:
+            continue
+        params, nonzero, nbytes = size_of(own, ruleset.parameters)
+        rows.append(
+            LayerComplexity(
+                name=name or "(model)",
+                type=type(module).__name__,
+                parameters=params,
+                nonzero_parameters=nonzero,
+                bytes=nbytes,
+                macs=sum(counted.values()),
+                functional_macs=sum(functional.values()),
+                ops={k: int(v) for k, v in (counted + functional).items()},
+            )
+        )
+    return rows

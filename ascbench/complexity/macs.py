@@ -1,0 +1,218 @@
+"""Multiply-accumulate counting by tracing (fvcore), with op handles set by a rule set.
+
+The trace sees every operation the model runs, including functional ones on bare tensors.
+Each traced op is attributed to the innermost module whose forward ran it. The official
+torch counter (NeSsi = torchinfo) only counts *leaf modules with parameters named weight or
+bias*; MACs traced anywhere else are counted here too, but reported separately as
+``functional`` so a difference from the official number is shown, not hidden.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from fvcore.nn import FlopCountAnalysis
+from fvcore.nn.jit_analysis import JitModelAnalysis
+from fvcore.nn.jit_handles import bmm_flop_jit, einsum_flop_jit, get_shape, matmul_flop_jit
+
+from ascbench.rules import MacConvention
+
+#: Ops that cost 0 MACs under every convention here (elementwise, shape and activation ops).
+ZERO_COST_OPS = """
+aten::add aten::add_ aten::sub aten::sub_ aten::mul aten::mul_ aten::div aten::div_ aten::rsub
+aten::neg aten::abs aten::pow aten::sqrt aten::rsqrt aten::exp aten::log aten::log10 aten::clamp
+aten::clamp_min aten::clamp_max aten::maximum aten::minimum aten::max aten::min aten::mean aten::sum
+aten::amax aten::amin aten::var aten::std aten::sigmoid aten::hardsigmoid aten::tanh aten::softmax
+aten::log_softmax aten::relu aten::relu_ aten::relu6 aten::hardtanh aten::hardtanh_ aten::gelu
+aten::silu aten::silu_ aten::hardswish aten::hardswish_ aten::leaky_relu aten::elu aten::dropout
+aten::dropout_ aten::feature_dropout aten::alpha_dropout aten::flatten aten::view aten::reshape
+aten::permute aten::transpose aten::t aten::contiguous aten::squeeze aten::unsqueeze aten::expand
+aten::expand_as aten::repeat aten::cat aten::stack aten::chunk aten::split aten::narrow aten::slice
+aten::select aten::index aten::gather aten::pad aten::constant_pad_nd aten::reflection_pad1d
+aten::reflection_pad2d aten::replication_pad1d aten::replication_pad2d aten::zeros aten::zeros_like
+aten::ones aten::ones_like aten::full aten::full_like aten::empty aten::empty_like aten::to
+aten::type_as aten::copy_ aten::detach aten::clone aten::size aten::numel aten::Int aten::ScalarImplicit
+aten::where aten::masked_fill aten::argmax aten::topk aten::sort aten::eq aten::ne aten::gt aten::lt
+aten::ge aten::le aten::floor aten::ceil aten::round aten::sign aten::square aten::log1p
+aten::unflatten aten::unbind aten::roll aten::flip aten::fill_ aten::zero_ aten::linspace
+aten::arange aten::quantize_per_tensor aten::dequantize prim::PythonOp prim::Constant
+""".split()
+
+POOLING_OPS = """
+aten::max_pool1d aten::max_pool2d aten::max_pool3d aten::avg_pool1d aten::avg_pool2d aten::avg_pool3d
+aten::adaptive_avg_pool1d aten::adaptive_avg_pool2d aten::adaptive_avg_pool3d aten::adaptive_max_pool1d
+aten::adaptive_max_pool2d aten::max_pool2d_with_indices aten::upsample_nearest1d
+aten::upsample_nearest2d aten::upsample_bilinear2d aten::upsample_linear1d aten::upsample_bicubic2d
+aten::_upsample_nearest_exact2d aten::grid_sampler
+""".split()
+
+RNN_OPS = ("aten::gru", "aten::lstm", "aten::rnn_tanh", "aten::rnn_relu")
+
+
+def _shape(value: Any) -> list[int] | None:
+    try:
+        return get_shape(value)
+    except Exception:
+        return None
+
+
+def _is_tensor(value: Any) -> bool:
+    return value.type().kind() != "NoneType" and _shape(value) is not None
+
+
+def _handles(conv: MacConvention) -> dict[str, Any]:
+    def convolution(inputs: list, outputs: list) -> Counter:
+        w = _shape(inputs[1])
+        out = _shape(outputs[0])
+        positions = out[0] * math.prod(out[2:])
+        counts = Counter(conv=positions * math.prod(w))
+        if conv.bias and len(inputs) > 2 and _is_tensor(inputs[2]):
+            counts["conv_bias"] = positions * out[1]
+        return counts
+
+    def batch_norm(inputs: list, outputs: list) -> Counter:
+        if conv.batch_norm == "none" or not _is_tensor(inputs[1]):
+            return Counter()
+        out = _shape(outputs[0])
+        if conv.batch_norm == "per_channel":
+            affine = sum(math.prod(_shape(v)) for v in inputs[1:3] if _is_tensor(v))
+            return Counter(batch_norm=out[0] * affine)
+        return Counter(batch_norm=2 * math.prod(_shape(inputs[0])))
+
+    def _linear(x_out: list[int], in_f: int, out_f: int, has_bias: bool) -> Counter:
+        rows = x_out[0] if conv.linear == "batch_only" else math.prod(x_out[:-1])
+        counts = Counter(linear=rows * in_f * out_f)
+        if conv.bias and has_bias:
+            counts["linear_bias"] = rows * out_f
+        return counts
+
+    def linear(inputs: list, outputs: list) -> Counter:
+        out_f, in_f = _shape(inputs[1])
+        has_bias = len(inputs) > 2 and _is_tensor(inputs[2])
+        return _linear(_shape(outputs[0]), in_f, out_f, has_bias)
+
+    def addmm(inputs: list, outputs: list) -> Counter:
+        in_f, out_f = _shape(inputs[2])
+        return _linear(_shape(outputs[0]), in_f, out_f, _is_tensor(inputs[0]))
+
+    def norm(weight_positions: tuple[int, ...]):
+        def handle(inputs: list, outputs: list) -> Counter:
+            out = _shape(outputs[0])
+            numel = sum(
+                math.prod(_shape(inputs[i]))
+                for i in weight_positions
+                if i < len(inputs) and _is_tensor(inputs[i])
+            )
+            return Counter(norm=out[0] * numel)
+
+        return handle
+
+    def rnn(inputs: list, outputs: list) -> Counter:
+        out = _shape(outputs[0])
+        steps = out[0] * out[1]  # torchinfo: prod(output[:2]) x parameters
+        weights = inputs[2].node().inputs()
+        counts: Counter = Counter()
+        for w in weights:
+            shape = _shape(w)
+            if shape is None:
+                continue
+            if len(shape) == 1:
+                if conv.bias:
+                    counts["rnn_bias"] += steps * shape[0]
+            else:
+                counts["rnn"] += steps * math.prod(shape)
+        return counts
+
+    def pooling(inputs: list, outputs: list) -> Counter:
+        return Counter(pooling=math.prod(_shape(inputs[0])))
+
+    handles: dict[str, Any] = {
+        "aten::_convolution": convolution,
+        "aten::conv1d": convolution,
+        "aten::conv2d": convolution,
+        "aten::batch_norm": batch_norm,
+        "aten::linear": linear,
+        "aten::addmm": addmm,
+        "aten::matmul": matmul_flop_jit,
+        "aten::mm": matmul_flop_jit,
+        "aten::bmm": bmm_flop_jit,
+        "aten::einsum": einsum_flop_jit,
+        "aten::layer_norm": norm((2, 3)),
+        "aten::group_norm": norm((2, 3)),
+        "aten::instance_norm": norm((1, 2)),
+    }
+    handles.update({op: rnn for op in RNN_OPS})
+    handles.update({op: None for op in ZERO_COST_OPS})
+    handles.update({op: (pooling if conv.pooling == "input_elements" else None) for op in POOLING_OPS})
+    return handles
+
+
+@dataclass
+class MacCount:
+    """MACs of one inference, per module and per op kind."""
+
+    #: module path -> op kind -> MACs that the official counter also counts
+    counted: dict[str, Counter] = field(default_factory=dict)
+    #: module path -> op kind -> MACs traced outside counted leaf modules (functional ops)
+    functional: dict[str, Counter] = field(default_factory=dict)
+    #: aten ops with no MAC rule, with how often they ran (counted 0)
+    unsupported: dict[str, int] = field(default_factory=dict)
+    uncalled_modules: list[str] = field(default_factory=list)
+    fvcore_total: int = 0
+    fvcore_by_operator: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total_counted(self) -> int:
+        return sum(sum(c.values()) for c in self.counted.values())
+
+    @property
+    def total_functional(self) -> int:
+        return sum(sum(c.values()) for c in self.functional.values())
+
+
+def _counts_like_torchinfo(module: torch.nn.Module) -> bool:
+    """torchinfo gives MACs to leaf modules only, for parameters named *weight* or *bias*."""
+    if next(module.children(), None) is not None:
+        return False
+    return any("weight" in n or "bias" in n for n, _ in module.named_parameters(recurse=False))
+
+
+def count_macs(model: torch.nn.Module, example: torch.Tensor, convention: MacConvention) -> MacCount:
+    """Trace ``model`` on ``example`` (eval mode, no grad) and count MACs by ``convention``."""
+    analysis = JitModelAnalysis(model, (example,))
+    analysis.set_op_handle(**_handles(convention))
+    analysis.unsupported_ops_warnings(False)
+    analysis.uncalled_modules_warnings(False)
+    analysis.tracer_warnings("none")
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cumulative = analysis.by_module_and_operator()
+        unsupported = dict(analysis.unsupported_ops())
+        uncalled = sorted(analysis.uncalled_modules())
+        reference = FlopCountAnalysis(model, (example,))
+        reference.unsupported_ops_warnings(False)
+        reference.uncalled_modules_warnings(False)
+        reference.tracer_warnings("none")
+        fv_total = int(reference.total())
+        fv_ops = {k: int(v) for k, v in reference.by_operator().items()}
+
+    modules = dict(model.named_modules())
+    result = MacCount(
+        unsupported=unsupported, uncalled_modules=uncalled, fvcore_total=fv_total,
+        fvcore_by_operator=fv_ops,
+    )
+    for name, module in modules.items():
+        own = Counter(cumulative.get(name, Counter()))
+        for child, _ in module.named_children():
+            own.subtract(cumulative.get(f"{name}.{child}" if name else child, Counter()))
+        own = Counter({k: int(v) for k, v in own.items() if v})
+        if not own:
+            continue
+        target = result.counted if _counts_like_torchinfo(module) else result.functional
+        target[name] = own
+    return result

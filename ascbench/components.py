@@ -1,0 +1,62 @@
+"""Registry entries that plugins return from the ``register_*`` hooks.
+
+Each entry is a name, a factory and a one-line description. The registry fills in which
+plugin registered it. The factory is called with a system's parameters when a system is
+built; it is never called just to list plugins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class Component:
+    """Base of all registry entries: a named factory."""
+
+    name: str
+    factory: Callable[..., Any]
+    description: str = ""
+    #: Filled in by the registry: the name of the plugin that registered this entry.
+    plugin: str = field(default="", compare=False)
+
+    kind: ClassVar[str] = "component"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValueError(f"a {self.kind} needs a non-empty name, got {self.name!r}")
+        if not callable(self.factory):
+            raise ValueError(f"{self.kind} {self.name!r}: factory {self.factory!r} is not callable")
+
+    def build(self, **params: Any) -> Any:
+        return self.factory(**params)
+
+
+@dataclass(frozen=True)
+class Frontend(Component):
+    """A feature extractor factory (waveform -> features)."""
+
+    kind: ClassVar[str] = "frontend"
+
+
+@dataclass(frozen=True)
+class Model(Component):
+    """A model architecture factory (features -> logits)."""
+
+    kind: ClassVar[str] = "model"
+
+
+@dataclass(frozen=True)
+class Compressor(Component):
+    """A model compressor factory (model -> smaller model)."""
+
+    kind: ClassVar[str] = "compressor"
+
+
+@dataclass(frozen=True)
+class Evaluator(Component):
+    """A metric factory (predictions -> numbers)."""
+
+    kind: ClassVar[str] = "evaluator"

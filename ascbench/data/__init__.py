@@ -1,0 +1,5 @@
+"""Datasets: TAU Urban Acoustic Scenes layouts, plain labelled folders, and synthetic data."""
+
+from ascbench.data.base import Clip, Dataset
+
+__all__ = ["Clip", "Dataset"]

@@ -1,0 +1,251 @@
+"""Finding plugins and collecting what they register.
+
+:func:`load_registry` builds the :class:`Registry` once per process: it registers the built-in
+plugin, every entry point in the ``ascbench`` group, and the modules named with ``--plugin`` or
+in ``ASCBENCH_PLUGINS``, then calls each ``register_*`` hook of each plugin separately, so that
+one broken plugin is reported and the others keep working.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import os
+import traceback
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+from ascbench import hookspecs
+from ascbench.components import Component, Compressor, Evaluator, Frontend, Model
+from ascbench.errors import PluginError, RuleSetError, UnknownNameError
+from ascbench.rules import RuleSet, load_ruleset_file
+from ascbench.systems import System
+
+ENV_PLUGINS = "ASCBENCH_PLUGINS"
+
+#: hook name -> (registry kind, the class its entries must be)
+HOOKS: dict[str, tuple[str, type]] = {
+    "register_rulesets": ("ruleset", RuleSet),
+    "register_frontends": ("frontend", Frontend),
+    "register_models": ("model", Model),
+    "register_compressors": ("compressor", Compressor),
+    "register_evaluators": ("evaluator", Evaluator),
+    "register_systems": ("system", System),
+}
+KINDS = tuple(kind for kind, _ in HOOKS.values())
+
+
+@dataclass
+class PluginInfo:
+    """One plugin as the registry saw it."""
+
+    name: str
+    origin: str  # "built-in", "entry point", "--plugin" or ASCBENCH_PLUGINS
+    module: str = ""
+    distribution: str = ""
+    version: str = ""
+    registered: dict[str, list[str]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    where = f" ({Path(frame.filename).name}:{frame.lineno})" if frame else ""
+    return f"{type(exc).__name__}: {text[0] if text else ''}{where}"
+
+
+class Registry:
+    """Everything the installed plugins registered, by kind and name."""
+
+    def __init__(self) -> None:
+        self.plugins: list[PluginInfo] = []
+        self.entries: dict[str, dict[str, Any]] = {kind: {} for kind in KINDS}
+        self.conflicts: list[str] = []
+
+    # -- lookups ---------------------------------------------------------------------------
+    def names(self, kind: str) -> list[str]:
+        return sorted(self.entries[kind])
+
+    def get(self, kind: str, name: str) -> Any:
+        table = self.entries[kind]
+        if name in table:
+            return table[name]
+        close = difflib.get_close_matches(name, table, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        known = ", ".join(sorted(table)) or "none"
+        raise UnknownNameError(
+            f"unknown {kind} '{name}'{hint} (registered: {known}); "
+            "`ascbench plugins` lists what each installed plugin registers"
+        )
+
+    def ruleset(self, name_or_path: str) -> RuleSet:
+        """A registered rule set by name, or one read from a TOML/YAML/JSON file path."""
+        if name_or_path in self.entries["ruleset"]:
+            return self.entries["ruleset"][name_or_path]
+        path = Path(name_or_path)
+        if path.suffix.lower() in {".toml", ".yaml", ".yml", ".json"} or path.exists():
+            if not path.is_file():
+                raise RuleSetError(f"{path}: rule-set file not found")
+            return load_ruleset_file(path)
+        try:
+            return self.get("ruleset", name_or_path)
+        except UnknownNameError as exc:
+            raise RuleSetError(f"{exc}; or give the path of a .toml/.yaml rule-set file") from None
+
+    def system(self, name: str) -> System:
+        return self.get("system", name)
+
+    def systems(self, names: list[str] | None = None) -> list[System]:
+        if names:
+            return [self.system(n) for n in names]
+        return [self.entries["system"][n] for n in self.names("system")]
+
+    def raise_on_conflicts(self) -> None:
+        if self.conflicts:
+            more = f" (+{len(self.conflicts) - 1} more)" if len(self.conflicts) > 1 else ""
+            raise PluginError(self.conflicts[0] + more)
+
+    # -- building ----------------------------------------------------------------------------
+    def _add(self, info: PluginInfo, kind: str, entry: Any) -> None:
+        name = entry.name
+        table = self.entries[kind]
+        if name in table:
+            other = table[name].plugin
+            self.conflicts.append(
+                f"{kind} '{name}' is registered by both plugin '{other}' and plugin '{info.name}'; "
+                f"uninstall one of them or rename the {kind}"
+            )
+            return
+        if isinstance(entry, Component):
+            entry = _with_plugin(entry, info.name)
+        else:  # pydantic models (RuleSet, System) are frozen: copy with provenance
+            field_name = "plugin" if isinstance(entry, System) else "source"
+            if not getattr(entry, field_name):
+                entry = entry.model_copy(update={field_name: info.name})
+        table[name] = entry
+        info.registered.setdefault(kind, []).append(name)
+
+
+def _with_plugin(entry: Component, plugin: str) -> Component:
+    import dataclasses
+
+    return dataclasses.replace(entry, plugin=plugin)
+
+
+def _entry_points() -> list[metadata.EntryPoint]:
+    return sorted(metadata.entry_points(group=hookspecs.ENTRY_POINT_GROUP), key=lambda e: e.name)
+
+
+def _plugin_modules_from_env() -> list[str]:
+    raw = os.environ.get(ENV_PLUGINS, "")
+    return [m.strip() for m in raw.replace(";", ",").split(",") if m.strip()]
+
+
+def load_registry(
+    extra_modules: list[str] | tuple[str, ...] = (),
+    *,
+    entry_points: bool = True,
+    environment: bool = True,
+    builtin: bool = True,
+) -> Registry:
+    """Find every plugin, call its hooks, and return what they registered.
+
+    ``extra_modules`` are importable module paths (``--plugin``); modules in the
+    ``ASCBENCH_PLUGINS`` environment variable are added when ``environment`` is true.
+    """
+    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    registry = Registry()
+    candidates: list[tuple[PluginInfo, Any]] = []  # (info, loader returning the plugin object)
+
+    if builtin:
+        candidates.append(
+            (PluginInfo("ascbench", "built-in", module="ascbench.builtin"), "ascbench.builtin")
+        )
+    if entry_points:
+        for ep in _entry_points():
+            dist = getattr(ep, "dist", None)
+            info = PluginInfo(
+                ep.name,
+                "entry point",
+                module=ep.value,
+                distribution=dist.name if dist else "",
+                version=dist.version if dist else "",
+            )
+            candidates.append((info, ep))
+    modules = list(extra_modules) + (_plugin_modules_from_env() if environment else [])
+    for module in dict.fromkeys(modules):  # keep order, drop repeats
+        origin = "--plugin" if module in extra_modules else ENV_PLUGINS
+        candidates.append((PluginInfo(module, origin, module=module), module))
+
+    seen: set[str] = set()
+    for info, source in candidates:
+        registry.plugins.append(info)
+        if info.name in seen:
+            info.errors.append(f"a plugin named '{info.name}' is already loaded; skipped")
+            continue
+        seen.add(info.name)
+        try:
+            plugin = source.load() if isinstance(source, metadata.EntryPoint) else (
+                importlib.import_module(source)
+            )
+        except Exception as exc:  # a broken plugin must not take the others down
+            info.errors.append(f"failed to import {info.module}: {_one_line(exc)}")
+            continue
+        if isinstance(plugin, type):
+            info.errors.append(
+                f"{info.module} is a class; register a module or an instance with @hookimpl "
+                "functions"
+            )
+            continue
+        try:
+            pm.register(plugin, name=info.name)
+            pm.check_pending()
+        except Exception as exc:  # pluggy.PluginValidationError and friends
+            pm.unregister(name=info.name)
+            info.errors.append(_hook_error(exc))
+            continue
+
+    infos = {info.name: info for info in registry.plugins}
+    for hook_name, (kind, cls) in HOOKS.items():
+        caller = getattr(pm.hook, hook_name)
+        # pluggy calls the last registered first; collect in registration order instead.
+        for impl in reversed(caller.get_hookimpls()):
+            info = infos[impl.plugin_name]
+            try:
+                result = impl.function()
+            except Exception as exc:
+                info.errors.append(f"{hook_name}() raised {_one_line(exc)}")
+                continue
+            if result is None:
+                continue
+            if not isinstance(result, (list, tuple)):
+                info.errors.append(f"{hook_name}() must return a list, got {type(result).__name__}")
+                continue
+            for entry in result:
+                if not isinstance(entry, cls):
+                    info.errors.append(
+                        f"{hook_name}() returned a {type(entry).__name__}; expected "
+                        f"ascbench.{cls.__name__}"
+                    )
+                    continue
+                registry._add(info, kind, entry)
+    return registry
+
+
+def _hook_error(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "unknown hook" in text:
+        names = [n for n in HOOKS if n.split("_")[-1][:4] in text]
+        hint = f"; the hooks are {', '.join(HOOKS)}" if not names else f"; did you mean {names[0]}?"
+        return text + hint
+    return text

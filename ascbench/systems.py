@@ -1,0 +1,108 @@
+"""Systems: one technical report's complete recipe, as data.
+
+A :class:`System` names its frontend, model, compressors and evaluators by their registry
+names (from any plugin) with parameters, carries its training recipe and evaluation settings,
+and states the numbers its report gives, so that the leaderboard can show reported numbers
+beside measured ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ComponentRef(_Strict):
+    """A reference to a registered component by name, with the parameters for its factory."""
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class SpecAugment(_Strict):
+    """Time and frequency masking on features (Park et al., 2019)."""
+
+    time_masks: int = Field(1, ge=0)
+    time_width: int = Field(0, ge=0, description="Maximum width of one time mask, in frames.")
+    freq_masks: int = Field(1, ge=0)
+    freq_width: int = Field(0, ge=0, description="Maximum width of one frequency mask, in bins.")
+    per_sample: bool = Field(True, description="Draw masks per example (else one per batch).")
+
+
+class TrainingRecipe(_Strict):
+    """How a system is trained. ``ascbench run`` uses a budgeted copy unless ``--full``."""
+
+    epochs: int = Field(30, ge=1, description="Epochs of the report's own recipe (--full).")
+    batch_size: int = Field(32, ge=1)
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    momentum: float = Field(0.9, ge=0)
+    scheduler: Literal["none", "cosine", "one_cycle", "warm_restarts"] = "none"
+    scheduler_params: dict[str, Any] = Field(default_factory=dict)
+    loss: Literal["cross_entropy", "focal"] = "cross_entropy"
+    focal_gamma: float = Field(1.0, ge=0)
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    mixup_alpha: float | None = Field(None, gt=0, description="Mixup Beta(alpha, alpha); null = off.")
+    specaugment: SpecAugment | None = None
+    ema_decay: float | None = Field(None, gt=0, lt=1, description="EMA of weights; null = off.")
+    frozen_layers: list[str] = Field(
+        default_factory=list, description="Parameter-name prefixes kept frozen during training."
+    )
+    extra: dict[str, Any] = Field(
+        default_factory=dict, description="Recipe options specific to a system's plugin."
+    )
+
+
+class EvaluationSettings(_Strict):
+    """How a trained system is evaluated."""
+
+    evaluators: list[ComponentRef] = Field(
+        default_factory=list, description="Extra evaluators beyond the default DCASE metrics."
+    )
+    tta_passes: int = Field(1, ge=1, description="Test-time augmentation passes averaged.")
+    tta_params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ReportedResults(_Strict):
+    """Numbers a technical report states for a system, kept beside the measured ones."""
+
+    source: str = Field(description="Where in the report, e.g. 'Table 2, CNN_pr3'.")
+    parameters: int | None = None
+    nonzero_parameters: int | None = None
+    bytes: int | None = None
+    macs: int | None = None
+    accuracy: float | None = Field(None, description="Macro-average accuracy, percent.")
+    log_loss: float | None = None
+    counting: str = Field("", description="How the report counted, in its own words.")
+    class_wise: dict[str, dict[str, float]] = Field(default_factory=dict)
+    device_wise: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+
+class System(_Strict):
+    """One technical report's complete, runnable recipe."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
+    title: str
+    report: str = Field(description="Citation of the technical report.")
+    challenge: str = Field(description="Rule set the system was designed for, e.g. 'dcase2021'.")
+    proposal: bool = Field(
+        False,
+        description="True when the architecture is ascbench's proposal sized to the report's "
+        "numbers, not the authors' network.",
+    )
+    frontend: ComponentRef
+    model: ComponentRef
+    recipe: TrainingRecipe = Field(default_factory=TrainingRecipe)
+    compressors: list[ComponentRef] = Field(default_factory=list)
+    evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
+    reported: ReportedResults | None = None
+    deviations: list[str] = Field(
+        default_factory=list, description="Where the implementation departs from the report."
+    )
+    plugin: str = Field("", description="Filled in by the registry.")
