@@ -195,8 +195,10 @@ def load_registry(
             continue
         seen.add(info.name)
         try:
-            plugin = source.load() if isinstance(source, metadata.EntryPoint) else (
-                importlib.import_module(source)
+            plugin = (
+                source.load()
+                if isinstance(source, metadata.EntryPoint)
+                else (importlib.import_module(source))
             )
         except Exception as exc:  # a broken plugin must not take the others down
             info.errors.append(f"failed to import {info.module}: {_one_line(exc)}")
@@ -218,8 +220,8 @@ def load_registry(
     infos = {info.name: info for info in registry.plugins}
     for hook_name, (kind, cls) in HOOKS.items():
         caller = getattr(pm.hook, hook_name)
-        # pluggy calls the last registered first; collect in registration order instead.
-        for impl in reversed(caller.get_hookimpls()):
+        # get_hookimpls() lists implementations in registration order.
+        for impl in caller.get_hookimpls():
             info = infos[impl.plugin_name]
             try:
                 result = impl.function()

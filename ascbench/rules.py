@@ -86,8 +86,8 @@ class MacConvention(_Strict):
     reference: str = Field(description="The official counter this convention reproduces.")
     bias: bool = Field(description="A bias costs one MAC per output element (conv) or per unit.")
     batch_norm: Literal["per_channel", "per_element", "none"] = Field(
-        description="'per_channel': 2 MACs per channel (torchinfo); 'per_element': 2 per activation "
-        "(fvcore); 'none': folded away."
+        description="'per_channel': 2 MACs per channel (torchinfo); 'per_element': 2 per "
+        "activation (fvcore); 'none': folded away."
     )
     linear: Literal["batch_only", "all_leading_dims"] = Field(
         description="'batch_only': a Linear costs (in*out + out) per batch item whatever its "
@@ -119,9 +119,7 @@ class Limit(_Strict):
 
     def check(self, value: int) -> LimitCheck:
         ok = value <= self.maximum if self.inclusive else value < self.maximum
-        ambiguous = (
-            not ok and self.ambiguous_up_to is not None and value <= self.ambiguous_up_to
-        )
+        ambiguous = not ok and self.ambiguous_up_to is not None and value <= self.ambiguous_up_to
         status: Literal["pass", "fail", "ambiguous"] = (
             "pass" if ok else ("ambiguous" if ambiguous else "fail")
         )

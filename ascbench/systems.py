@@ -48,7 +48,9 @@ class TrainingRecipe(_Strict):
     loss: Literal["cross_entropy", "focal"] = "cross_entropy"
     focal_gamma: float = Field(1.0, ge=0)
     label_smoothing: float = Field(0.0, ge=0, lt=1)
-    mixup_alpha: float | None = Field(None, gt=0, description="Mixup Beta(alpha, alpha); null = off.")
+    mixup_alpha: float | None = Field(
+        None, gt=0, description="Mixup Beta(alpha, alpha); null = off."
+    )
     specaugment: SpecAugment | None = None
     ema_decay: float | None = Field(None, gt=0, lt=1, description="EMA of weights; null = off.")
     frozen_layers: list[str] = Field(

@@ -26,29 +26,32 @@ from ascbench.rules import MacConvention
 ZERO_COST_OPS = """
 aten::add aten::add_ aten::sub aten::sub_ aten::mul aten::mul_ aten::div aten::div_ aten::rsub
 aten::neg aten::abs aten::pow aten::sqrt aten::rsqrt aten::exp aten::log aten::log10 aten::clamp
-aten::clamp_min aten::clamp_max aten::maximum aten::minimum aten::max aten::min aten::mean aten::sum
-aten::amax aten::amin aten::var aten::std aten::sigmoid aten::hardsigmoid aten::tanh aten::softmax
-aten::log_softmax aten::relu aten::relu_ aten::relu6 aten::hardtanh aten::hardtanh_ aten::gelu
-aten::silu aten::silu_ aten::hardswish aten::hardswish_ aten::leaky_relu aten::elu aten::dropout
-aten::dropout_ aten::feature_dropout aten::alpha_dropout aten::flatten aten::view aten::reshape
-aten::permute aten::transpose aten::t aten::contiguous aten::squeeze aten::unsqueeze aten::expand
-aten::expand_as aten::repeat aten::cat aten::stack aten::chunk aten::split aten::narrow aten::slice
-aten::select aten::index aten::gather aten::pad aten::constant_pad_nd aten::reflection_pad1d
-aten::reflection_pad2d aten::replication_pad1d aten::replication_pad2d aten::zeros aten::zeros_like
-aten::ones aten::ones_like aten::full aten::full_like aten::empty aten::empty_like aten::to
-aten::type_as aten::copy_ aten::detach aten::clone aten::size aten::numel aten::Int aten::ScalarImplicit
-aten::where aten::masked_fill aten::argmax aten::topk aten::sort aten::eq aten::ne aten::gt aten::lt
-aten::ge aten::le aten::floor aten::ceil aten::round aten::sign aten::square aten::log1p
-aten::unflatten aten::unbind aten::roll aten::flip aten::fill_ aten::zero_ aten::linspace
-aten::arange aten::quantize_per_tensor aten::dequantize prim::PythonOp prim::Constant
+aten::clamp_min aten::clamp_max aten::maximum aten::minimum aten::max aten::min aten::mean
+aten::sum aten::amax aten::amin aten::var aten::std aten::sigmoid aten::hardsigmoid aten::tanh
+aten::softmax aten::log_softmax aten::relu aten::relu_ aten::relu6 aten::hardtanh
+aten::hardtanh_ aten::gelu aten::silu aten::silu_ aten::hardswish aten::hardswish_
+aten::leaky_relu aten::elu aten::dropout aten::dropout_ aten::feature_dropout
+aten::alpha_dropout aten::flatten aten::view aten::reshape aten::permute aten::transpose aten::t
+aten::contiguous aten::squeeze aten::unsqueeze aten::expand aten::expand_as aten::repeat
+aten::cat aten::stack aten::chunk aten::split aten::narrow aten::slice aten::select aten::index
+aten::gather aten::pad aten::constant_pad_nd aten::reflection_pad1d aten::reflection_pad2d
+aten::replication_pad1d aten::replication_pad2d aten::zeros aten::zeros_like aten::ones
+aten::ones_like aten::full aten::full_like aten::empty aten::empty_like aten::to aten::type_as
+aten::copy_ aten::detach aten::clone aten::size aten::numel aten::Int aten::ScalarImplicit
+aten::where aten::masked_fill aten::argmax aten::topk aten::sort aten::eq aten::ne aten::gt
+aten::lt aten::ge aten::le aten::floor aten::ceil aten::round aten::sign aten::square
+aten::log1p aten::unflatten aten::unbind aten::roll aten::flip aten::fill_ aten::zero_
+aten::linspace aten::arange aten::quantize_per_tensor aten::dequantize prim::PythonOp
+prim::Constant
 """.split()
 
 POOLING_OPS = """
-aten::max_pool1d aten::max_pool2d aten::max_pool3d aten::avg_pool1d aten::avg_pool2d aten::avg_pool3d
-aten::adaptive_avg_pool1d aten::adaptive_avg_pool2d aten::adaptive_avg_pool3d aten::adaptive_max_pool1d
-aten::adaptive_max_pool2d aten::max_pool2d_with_indices aten::upsample_nearest1d
-aten::upsample_nearest2d aten::upsample_bilinear2d aten::upsample_linear1d aten::upsample_bicubic2d
-aten::_upsample_nearest_exact2d aten::grid_sampler
+aten::max_pool1d aten::max_pool2d aten::max_pool3d aten::avg_pool1d aten::avg_pool2d
+aten::avg_pool3d aten::adaptive_avg_pool1d aten::adaptive_avg_pool2d aten::adaptive_avg_pool3d
+aten::adaptive_max_pool1d aten::adaptive_max_pool2d aten::max_pool2d_with_indices
+aten::upsample_nearest1d aten::upsample_nearest2d aten::upsample_bilinear2d
+aten::upsample_linear1d aten::upsample_bicubic2d aten::_upsample_nearest_exact2d
+aten::grid_sampler
 """.split()
 
 RNN_OPS = ("aten::gru", "aten::lstm", "aten::rnn_tanh", "aten::rnn_relu")
@@ -148,7 +151,9 @@ def _handles(conv: MacConvention) -> dict[str, Any]:
     }
     handles.update({op: rnn for op in RNN_OPS})
     handles.update({op: None for op in ZERO_COST_OPS})
-    handles.update({op: (pooling if conv.pooling == "input_elements" else None) for op in POOLING_OPS})
+    handles.update(
+        {op: (pooling if conv.pooling == "input_elements" else None) for op in POOLING_OPS}
+    )
     return handles
 
 
@@ -182,7 +187,9 @@ def _counts_like_torchinfo(module: torch.nn.Module) -> bool:
     return any("weight" in n or "bias" in n for n, _ in module.named_parameters(recurse=False))
 
 
-def count_macs(model: torch.nn.Module, example: torch.Tensor, convention: MacConvention) -> MacCount:
+def count_macs(
+    model: torch.nn.Module, example: torch.Tensor, convention: MacConvention
+) -> MacCount:
     """Trace ``model`` on ``example`` (eval mode, no grad) and count MACs by ``convention``."""
     analysis = JitModelAnalysis(model, (example,))
     analysis.set_op_handle(**_handles(convention))
@@ -203,7 +210,9 @@ def count_macs(model: torch.nn.Module, example: torch.Tensor, convention: MacCon
 
     modules = dict(model.named_modules())
     result = MacCount(
-        unsupported=unsupported, uncalled_modules=uncalled, fvcore_total=fv_total,
+        unsupported=unsupported,
+        uncalled_modules=uncalled,
+        fvcore_total=fv_total,
         fvcore_by_operator=fv_ops,
     )
     for name, module in modules.items():

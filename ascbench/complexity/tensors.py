@@ -60,7 +60,13 @@ def bake_pruning_masks(model: torch.nn.Module) -> tuple[torch.nn.Module, list[st
     ]
     if not pruned:
         return model, []
-    model = copy.deepcopy(model)
+    # The pruned attribute (weight = weight_orig * mask) is not a graph leaf and cannot be
+    # deep-copied; give the copy a detached clone of it (the pre-hook recomputes it anyway).
+    memo = {}
+    for _, module, tensor_name in pruned:
+        value = getattr(module, tensor_name)
+        memo[id(value)] = value.detach().clone()
+    model = copy.deepcopy(model, memo)
     modules = dict(model.named_modules())
     baked = []
     for name, _, tensor_name in pruned:
@@ -69,9 +75,7 @@ def bake_pruning_masks(model: torch.nn.Module) -> tuple[torch.nn.Module, list[st
     return model, baked
 
 
-def counted_tensors(
-    model: torch.nn.Module, convention: ParameterConvention
-) -> list[CountedTensor]:
+def counted_tensors(model: torch.nn.Module, convention: ParameterConvention) -> list[CountedTensor]:
     """Every tensor that counts as parameters under ``convention``, each shared tensor once."""
     seen: set[int] = set()
     out: list[CountedTensor] = []
@@ -103,5 +107,7 @@ def size_of(tensors: list[CountedTensor], convention: ParameterConvention) -> tu
         per = DTYPE_BYTES[convention.storage_dtype]
         nbytes = (params if convention.count_zeros else nonzero) * per
     else:
-        nbytes = sum((t.numel if convention.count_zeros else t.nonzero) * t.element_bytes for t in tensors)
+        nbytes = sum(
+            (t.numel if convention.count_zeros else t.nonzero) * t.element_bytes for t in tensors
+        )
     return params, nonzero, nbytes

@@ -1,0 +1,141 @@
+"""Hook implementations: the baseline model and the two baseline systems."""
+
+from __future__ import annotations
+
+from ascbench import Model, System, hookimpl
+from ascbench.scenes import DEVICES, SCENES
+from ascbench.systems import ComponentRef, ReportedResults, TrainingRecipe
+from ascbench_dcase_baselines.model import dcase_baseline_cnn
+
+# dcase_util MelExtractor as configured by the baselines (task1_features.yaml): 44.1 kHz,
+# 40 ms Hamming window, 20 ms hop, n_fft 2048, 40 mel bands, natural log of the magnitude
+# mel spectrum plus machine epsilon.
+BASELINE_FRONTEND = {
+    "sample_rate": 44100,
+    "n_fft": 2048,
+    "win_length": 1764,
+    "hop_length": 882,
+    "window": "hamming",
+    "center": True,
+    "pad_mode": "reflect",
+    "power": 1.0,
+    "n_mels": 40,
+    "fmin": 0.0,
+    "fmax": 22050.0,
+    "log": "ln",
+    "amin": 2.220446049250313e-16,
+}
+
+# Tables of the official READMEs (dev set, mean of 10 runs): per class log loss and accuracy,
+# per device log loss. Order: SCENES, then DEVICES.
+_2021_CLASS = [
+    (1.429, 40.5),
+    (1.317, 47.1),
+    (1.318, 51.9),
+    (1.999, 28.3),
+    (1.166, 69.0),
+    (2.139, 25.3),
+    (1.091, 61.3),
+    (1.827, 38.7),
+    (1.338, 62.0),
+    (1.105, 53.0),
+]
+_2021_DEVICE_LL = [1.018, 1.294, 1.282, 1.552, 1.441, 1.421, 1.934, 1.583, 1.729]
+_2022_CLASS = [
+    (1.534, 39.4),
+    (1.758, 29.3),
+    (1.382, 47.9),
+    (1.672, 36.0),
+    (1.448, 58.9),
+    (2.265, 20.8),
+    (1.385, 51.4),
+    (1.822, 30.1),
+    (1.025, 70.6),
+    (1.462, 44.6),
+]
+_2022_DEVICE_LL = [1.109, 1.439, 1.374, 1.621, 1.559, 1.531, 1.813, 1.800, 1.931]
+
+
+def _class_wise(rows):
+    return {s: {"log_loss": ll, "accuracy": acc} for s, (ll, acc) in zip(SCENES, rows, strict=True)}
+
+
+def _device_wise(values):
+    return {d: {"log_loss": ll} for d, ll in zip(DEVICES, values, strict=True)}
+
+
+BASELINE_RECIPE = TrainingRecipe(epochs=200, batch_size=16, optimizer="adam", lr=1e-3)
+
+
+@hookimpl
+def register_models():
+    return [
+        Model(
+            "dcase_baseline_cnn",
+            dcase_baseline_cnn,
+            "DCASE 2021/2022 Task 1 baseline: 3 conv (7x7) + BN + max-pool, 2 dense layers",
+        )
+    ]
+
+
+@hookimpl
+def register_systems():
+    return [
+        System(
+            name="dcase2021_baseline",
+            title="DCASE 2021 Task 1A baseline (40 log-mels, 3-layer CNN, fp16)",
+            report="Martín-Morató et al., DCASE 2021 Task 1A baseline, "
+            "marmoi/dcase2021_task1a_baseline",
+            challenge="dcase2021",
+            frontend=ComponentRef(name="logmel", params={**BASELINE_FRONTEND, "max_frames": 500}),
+            model=ComponentRef(name="dcase_baseline_cnn", params={"second_pool": [4, 100]}),
+            recipe=BASELINE_RECIPE,
+            reported=ReportedResults(
+                source="baseline README: dev set, mean of 10 runs; size by the 2021 tool "
+                "(Keras fp16 route)",
+                parameters=46246,
+                bytes=93004,
+                macs=287303638,
+                accuracy=47.7,
+                log_loss=1.473,
+                counting="Keras count_params incl. 128 BN moving statistics; bytes = 45,990 "
+                "fp16 values x 2 B + 256 BN values x 4 B; MACs = NeSsi torch on a PyTorch "
+                "re-creation (40x500 input)",
+                class_wise=_class_wise(_2021_CLASS),
+                device_wise=_device_wise(_2021_DEVICE_LL),
+            ),
+            deviations=[
+                "Log-mel frontend re-implemented after dcase_util's MelExtractor settings; "
+                "the Keras network is re-created in PyTorch.",
+                "The fp16 conversion step is not applied yet (compressors arrive with issue 5).",
+            ],
+        ),
+        System(
+            name="dcase2022_baseline",
+            title="DCASE 2022 Task 1 baseline (40 log-mels, 3-layer CNN, int8)",
+            report="Martín-Morató et al., DCASE 2022 Task 1 baseline, "
+            "marmoi/dcase2022_task1_baseline",
+            challenge="dcase2022",
+            frontend=ComponentRef(name="logmel", params=BASELINE_FRONTEND),
+            model=ComponentRef(name="dcase_baseline_cnn", params={"second_pool": [4, 10]}),
+            recipe=BASELINE_RECIPE,
+            reported=ReportedResults(
+                source="baseline README: dev set, mean of 10 runs; NeSsi TFLite on "
+                "model_task1.tflite",
+                parameters=45990,
+                bytes=46512,
+                macs=29234920,
+                accuracy=42.9,
+                log_loss=1.575,
+                counting="NeSsi TFLite: 'Total weight size 46,512' is bytes (45,816 int8 weights "
+                "+ 174 int32 biases); BN folded; dense-layer MACs under-counted (3,200 for 6,400)",
+                class_wise=_class_wise(_2022_CLASS),
+                device_wise=_device_wise(_2022_DEVICE_LL),
+            ),
+            deviations=[
+                "Log-mel frontend re-implemented after dcase_util's MelExtractor settings; "
+                "the Keras network is re-created in PyTorch.",
+                "The int8 quantization step is not applied yet (compressors arrive with issue 5).",
+            ],
+        ),
+    ]

@@ -1,0 +1,137 @@
+"""The plugin contract: discovery, isolation of broken plugins, conflicts."""
+
+from __future__ import annotations
+
+import pytest
+
+from ascbench.errors import PluginError, UnknownNameError
+from ascbench.plugins import load_registry
+
+from .conftest import make_distribution
+
+GOOD = """
+import torch
+from ascbench import Model, System, hookimpl
+from ascbench.systems import ComponentRef
+
+def tiny(num_classes=10, input_shape=(1, 40, 51)):
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(40 * 51, num_classes))
+
+@hookimpl
+def register_models():
+    return [Model("{model}", tiny, "a tiny linear model")]
+
+@hookimpl
+def register_systems():
+    return [System(name="{system}", title="tiny", report="none", challenge="dcase2022",
+                   frontend=ComponentRef(name="logmel", params={{"n_mels": 40, "hop_length": 882}}),
+                   model=ComponentRef(name="{model}"))]
+"""
+
+
+def test_builtin_registers_rulesets_and_frontend():
+    registry = load_registry(entry_points=False, environment=False)
+    assert registry.names("ruleset") == ["dcase2021", "dcase2022"]
+    assert "logmel" in registry.names("frontend")
+    assert registry.plugins[0].name == "ascbench" and registry.plugins[0].ok
+
+
+def test_plugin_module_by_name(plugin_dir):
+    mod = plugin_dir("tiny_plugin", GOOD.format(model="tiny", system="tiny_sys"))
+    registry = load_registry([mod], entry_points=False, environment=False)
+    info = registry.plugins[-1]
+    assert info.origin == "--plugin" and info.ok
+    assert info.registered == {"model": ["tiny"], "system": ["tiny_sys"]}
+    assert registry.system("tiny_sys").plugin == "tiny_plugin"
+    assert registry.get("model", "tiny").plugin == "tiny_plugin"
+
+
+def test_plugin_module_from_environment(plugin_dir, monkeypatch):
+    mod = plugin_dir("env_plugin", GOOD.format(model="envm", system="env_sys"))
+    monkeypatch.setenv("ASCBENCH_PLUGINS", f"{mod}, ")
+    registry = load_registry(entry_points=False)
+    assert registry.plugins[-1].origin == "ASCBENCH_PLUGINS"
+    assert "env_sys" in registry.names("system")
+
+
+def test_entry_point_discovery(plugin_dir):
+    mod = plugin_dir("ep_plugin", GOOD.format(model="epm", system="ep_sys"))
+    make_distribution(plugin_dir.path, "ep-dist", "1.2.3", {"ep_name": mod})
+    registry = load_registry(environment=False)
+    (info,) = [p for p in registry.plugins if p.name == "ep_name"]
+    assert (info.origin, info.distribution, info.version) == ("entry point", "ep-dist", "1.2.3")
+    assert registry.system("ep_sys").plugin == "ep_name"
+
+
+def test_broken_import_is_reported_and_others_keep_working(plugin_dir):
+    bad = plugin_dir("bad_import", "import not_a_module_anywhere\n")
+    good = plugin_dir("ok_plugin", GOOD.format(model="okm", system="ok_sys"))
+    make_distribution(plugin_dir.path, "bad-dist", "0.1", {"bad_ep": "also_not_there"})
+    registry = load_registry([bad, good], environment=False)
+    errors = {p.name: p.errors for p in registry.plugins}
+    assert "ModuleNotFoundError" in errors["bad_import"][0]
+    assert errors["bad_ep"] and "also_not_there" in errors["bad_ep"][0]
+    assert errors["ok_plugin"] == []
+    assert "ok_sys" in registry.names("system")
+
+
+def test_hook_that_raises_is_isolated(plugin_dir):
+    mod = plugin_dir(
+        "raising",
+        """
+        from ascbench import hookimpl
+        @hookimpl
+        def register_models():
+            raise RuntimeError("model zoo offline")
+        """,
+    )
+    registry = load_registry([mod], entry_points=False, environment=False)
+    (error,) = registry.plugins[-1].errors
+    assert "register_models() raised RuntimeError: model zoo offline" in error
+    assert registry.names("ruleset") == ["dcase2021", "dcase2022"]
+
+
+def test_wrong_return_types_and_unknown_hooks(plugin_dir):
+    wrong = plugin_dir(
+        "wrong_types",
+        """
+        from ascbench import hookimpl
+        @hookimpl
+        def register_models():
+            return [{"name": "x"}]
+        @hookimpl
+        def register_frontends():
+            return "logmel"
+        """,
+    )
+    typo = plugin_dir(
+        "typo_hook",
+        """
+        from ascbench import hookimpl
+        @hookimpl
+        def register_model():
+            return []
+        """,
+    )
+    registry = load_registry([wrong, typo], entry_points=False, environment=False)
+    errors = {p.name: p.errors for p in registry.plugins}
+    assert any("expected ascbench.Model" in e for e in errors["wrong_types"])
+    assert any("must return a list" in e for e in errors["wrong_types"])
+    assert "register_model" in errors["typo_hook"][0]
+    assert "register_models" in errors["typo_hook"][0]
+
+
+def test_duplicate_names_are_conflicts_naming_both_plugins(plugin_dir):
+    one = plugin_dir("dup_one", GOOD.format(model="same", system="sys_one"))
+    two = plugin_dir("dup_two", GOOD.format(model="same", system="sys_two"))
+    registry = load_registry([one, two], entry_points=False, environment=False)
+    (conflict,) = registry.conflicts
+    assert "model 'same'" in conflict and "dup_one" in conflict and "dup_two" in conflict
+    with pytest.raises(PluginError, match="registered by both"):
+        registry.raise_on_conflicts()
+
+
+def test_unknown_names_suggest_close_matches():
+    registry = load_registry(entry_points=False, environment=False)
+    with pytest.raises(UnknownNameError, match="did you mean logmel"):
+        registry.get("frontend", "logmell")
