@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ascbench.components import Frontend
+from ascbench.evaluation import builtin_evaluators
 from ascbench.frontends.logmel import LogMel
 from ascbench.hookspecs import hookimpl
 from ascbench.rules import builtin_rulesets
@@ -22,3 +23,8 @@ def register_frontends():
             "Log-mel spectrogram (STFT, Slaney/HTK mel filters, dB or ln, optional deltas)",
         )
     ]
+
+
+@hookimpl
+def register_evaluators():
+    return builtin_evaluators()

@@ -56,6 +56,30 @@ class TrainingRecipe(_Strict):
     frozen_layers: list[str] = Field(
         default_factory=list, description="Parameter-name prefixes kept frozen during training."
     )
+    frozen_epochs: int | None = Field(
+        None, ge=1, description="Unfreeze frozen_layers after this many epochs; null = always."
+    )
+    mixup_mode: Literal["batch", "sample", "two_batches", "between_class"] = Field(
+        "batch", description="How mixup pairs examples (ascbench.training.MIXUP_MODES)."
+    )
+    time_crop: int | None = Field(
+        None, ge=1, description="Random crop of this many frames per training example."
+    )
+    time_shift: float = Field(
+        0.0, ge=0, le=1, description="Random time shift up to +- this fraction of the frames."
+    )
+    shift_mode: Literal["roll", "nearest"] = Field(
+        "roll", description="Time-shift fill: wrap around, or repeat the edge frame."
+    )
+    freq_shift: int = Field(0, ge=0, description="Random frequency shift up to +- this many bins.")
+    drop_last: bool = Field(False, description="Drop each epoch's last incomplete batch.")
+    checkpoint: Literal["last", "best_valid_loss", "best_valid_accuracy"] = Field(
+        "last", description="Weights kept: last epoch, or best epoch on validation data."
+    )
+    optimizer_params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Extra optimizer arguments: betas, eps, amsgrad; nesterov, dampening.",
+    )
     extra: dict[str, Any] = Field(
         default_factory=dict, description="Recipe options specific to a system's plugin."
     )

@@ -1,0 +1,85 @@
+"""Evaluation: DCASE metrics as metric objects, and running a model over an evaluation set.
+
+:func:`evaluate` is the entry point; :mod:`ascbench.evaluation.metrics` documents exactly how
+each number is computed. :func:`builtin_evaluators` lists the metric objects the built-in
+plugin registers.
+"""
+
+from __future__ import annotations
+
+from ascbench.components import Evaluator
+from ascbench.evaluation.errors import EvaluationError
+from ascbench.evaluation.evaluate import (
+    EvaluationResult,
+    ModelTestTimeAugmentation,
+    Predictions,
+    TestTimeAugmentation,
+    build_tta,
+    evaluate,
+    predict,
+)
+from ascbench.evaluation.metrics import (
+    ECE_BINS,
+    LOG_LOSS_EPS,
+    ClassWise,
+    DeviceGroups,
+    DeviceWise,
+    ExpectedCalibrationError,
+    MacroAccuracy,
+    MacroLogLoss,
+    Metric,
+)
+
+
+def builtin_evaluators() -> list[Evaluator]:
+    """The metric factories ascbench ships (registered by :mod:`ascbench.builtin`)."""
+    return [
+        Evaluator(
+            "accuracy",
+            MacroAccuracy,
+            "Macro-average accuracy in percent: mean of class-wise accuracies (DCASE)",
+        ),
+        Evaluator(
+            "log_loss",
+            MacroLogLoss,
+            "Mean of class-wise log losses, sklearn clipping with eps 1e-15 (DCASE)",
+        ),
+        Evaluator("class_wise", ClassWise, "Accuracy and log loss per scene class (DCASE)"),
+        Evaluator(
+            "device_wise",
+            DeviceWise,
+            "Accuracy and log loss per recording device a, b, c, s1-s6 (DCASE)",
+        ),
+        Evaluator(
+            "device_groups",
+            DeviceGroups,
+            "Accuracy and log loss for real (a-c), seen (s1-s3), unseen (s4-s6) devices",
+        ),
+        Evaluator(
+            "ece",
+            ExpectedCalibrationError,
+            "Expected calibration error over 15 equal-width confidence bins",
+        ),
+    ]
+
+
+__all__ = [
+    "ECE_BINS",
+    "LOG_LOSS_EPS",
+    "ClassWise",
+    "DeviceGroups",
+    "DeviceWise",
+    "EvaluationError",
+    "EvaluationResult",
+    "ExpectedCalibrationError",
+    "MacroAccuracy",
+    "MacroLogLoss",
+    "Metric",
+    "ModelTestTimeAugmentation",
+    "Predictions",
+    "TestTimeAugmentation",
+    "build_tta",
+    "builtin_evaluators",
+    "evaluate",
+    "predict",
+]
