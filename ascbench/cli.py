@@ -14,7 +14,7 @@ from functools import cached_property
 
 from ascbench.errors import AscbenchError
 
-COMMANDS = ("plugins", "rules", "profile", "data")
+COMMANDS = ("plugins", "rules", "profile", "data", "leaderboard", "submit")
 
 
 class Context:

@@ -1,0 +1,188 @@
+"""``ascbench leaderboard``: show, merge and render leaderboards from result files.
+
+- ``show [--results DIR] [--rules R]``: the ranked table in the terminal;
+- ``merge INPUT... --out DIR``: merge result directories, entry files and leaderboard files
+  (hashes verified, duplicates resolved) into a result store plus ``leaderboard-<rs>.json``;
+- ``render [--results DIR | --input FILE...] --out DIR``: Markdown, HTML, JSON, PNG and SVG;
+- ``schema [--out FILE]``: the JSON schema of entry and leaderboard files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+NAME = "leaderboard"
+HELP = "show, merge and render leaderboards from result files"
+
+
+def _add_common(parser: argparse.ArgumentParser, *, rules: bool = True) -> None:
+    if rules:
+        parser.add_argument(
+            "--rules",
+            metavar="R",
+            help="only the board of rule set R (a name such as dcase2022, or a rule-set file)",
+        )
+    parser.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="skip malformed or tampered result files with a warning instead of stopping",
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ascbench.leaderboard.store import DEFAULT_RESULTS
+
+    sub = parser.add_subparsers(dest="leaderboard_action", metavar="ACTION", required=True)
+
+    show = sub.add_parser("show", help="print the ranked table(s) in the terminal")
+    show.add_argument(
+        "--results",
+        type=Path,
+        default=DEFAULT_RESULTS,
+        metavar="DIR",
+        help=f"results directory (default: {DEFAULT_RESULTS})",
+    )
+    show.add_argument(
+        "--reported", action="store_true", help="also show the numbers the reports state"
+    )
+    _add_common(show)
+
+    merge = sub.add_parser(
+        "merge",
+        help="merge result directories, entry files and leaderboard files into one store",
+        description="Merge INPUTs (result directories, seed<k>.json entry files, "
+        "leaderboard-<rs>.json files) and what DIR already holds. Every entry hash is verified; "
+        "identical duplicates collapse, conflicting ones stop the merge unless --prefer-newest.",
+    )
+    merge.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
+    merge.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="merged store (<ruleset>/<system>/seed<k>.json) and leaderboard-<ruleset>.json",
+    )
+    merge.add_argument(
+        "--prefer-newest",
+        action="store_true",
+        help="for conflicting duplicates keep the entry that finished last (and replace it in DIR)",
+    )
+    _add_common(merge, rules=False)
+
+    render = sub.add_parser(
+        "render", help="write Markdown, HTML, JSON and the Pareto plot (PNG, SVG)"
+    )
+    source = render.add_mutually_exclusive_group()
+    source.add_argument(
+        "--results",
+        type=Path,
+        metavar="DIR",
+        help=f"results directory (default: {DEFAULT_RESULTS})",
+    )
+    source.add_argument(
+        "--input",
+        type=Path,
+        action="append",
+        metavar="FILE",
+        help="entry or leaderboard JSON file, or results directory (repeatable)",
+    )
+    render.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="leaderboard-<ruleset>.{md,html,json}, pareto-<ruleset>.{png,svg}, index.html",
+    )
+    render.add_argument("--no-plots", action="store_true", help="skip the PNG/SVG plots")
+    _add_common(render)
+
+    schema = sub.add_parser("schema", help="print or write the JSON schema of result files")
+    schema.add_argument("--out", type=Path, metavar="FILE", help="write it to FILE")
+
+
+def _rules_name(rules: str | None) -> str | None:
+    """A rule-set name from --rules, reading the name from a rule-set file if one is given."""
+    if rules is None:
+        return None
+    if Path(rules).suffix.lower() in {".toml", ".yaml", ".yml", ".json"}:
+        from ascbench.rules import load_ruleset_file
+
+        return load_ruleset_file(rules).name
+    return rules
+
+
+def _warn(errors: list[str]) -> None:
+    for error in errors:
+        print(f"ascbench: warning: skipped {error}", file=sys.stderr)
+
+
+def run(args: argparse.Namespace, ctx: object) -> int:
+    action = args.leaderboard_action
+    if action == "schema":
+        return _schema(args)
+    errors: list[str] | None = [] if args.skip_invalid else None
+    try:
+        if action == "show":
+            return _show(args, errors)
+        if action == "merge":
+            return _merge(args, errors)
+        return _render(args, errors)
+    finally:
+        _warn(errors or [])
+
+
+def _show(args: argparse.Namespace, errors: list[str] | None) -> int:
+    from ascbench.leaderboard.board import merge
+    from ascbench.leaderboard.render import render_text, select_boards
+
+    boards = merge([args.results], errors=errors)
+    rules = _rules_name(args.rules)
+    if rules is not None:
+        boards = select_boards(boards, rules)
+    print("\n".join(render_text(b, reported=args.reported) for b in boards.values()), end="")
+    return 0
+
+
+def _merge(args: argparse.Namespace, errors: list[str] | None) -> int:
+    from ascbench.leaderboard.board import merge, write_merged
+    from ascbench.leaderboard.store import ResultStore
+
+    inputs = list(args.inputs)
+    if ResultStore(args.out).entry_files():  # what DIR already holds takes part in the merge
+        inputs.append(args.out)
+    prefer = "newest" if args.prefer_newest else "error"
+    boards = merge(inputs, prefer=prefer, errors=errors)
+    write_merged(boards, args.out, overwrite=args.prefer_newest)
+    for name, board in boards.items():
+        print(
+            f"{name}: {len(board.entries)} entries of {len(board.rows)} systems -> "
+            f"{args.out / name}/, {args.out / f'leaderboard-{name}.json'}"
+        )
+    return 0
+
+
+def _render(args: argparse.Namespace, errors: list[str] | None) -> int:
+    from ascbench.leaderboard.board import merge
+    from ascbench.leaderboard.render import render_all, select_boards
+    from ascbench.leaderboard.store import DEFAULT_RESULTS
+
+    inputs = args.input or [args.results or DEFAULT_RESULTS]
+    boards = merge(inputs, errors=errors)
+    rules = _rules_name(args.rules)
+    if rules is not None:
+        boards = select_boards(boards, rules)
+    for path in render_all(boards, args.out, plots=not args.no_plots):
+        print(path)
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from ascbench.leaderboard.entry import schema_text, write_schema
+
+    if args.out:
+        print(write_schema(args.out))
+    else:
+        print(schema_text(), end="")
+    return 0

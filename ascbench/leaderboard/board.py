@@ -1,0 +1,418 @@
+"""The leaderboard of one rule set: entries, aggregated per system and ranked.
+
+Entries are grouped per system (several seeds per system are possible); each system gets one
+:class:`BoardRow` with the mean ± std of its metrics over the seeds that finished. Compliant
+systems are ranked by the rule set's primary metric (log loss ascending, or accuracy
+descending) with the other metric as tie-break; noncompliant and failed systems are listed
+after them without a rank.
+
+:func:`merge` reads result directories, entry files and leaderboard files, verifies every
+entry hash and resolves duplicates of the same (system, ruleset, seed).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, Field, ValidationError, field_validator, model_validator
+
+from ascbench.leaderboard._io import atomic_write_text, read_json
+from ascbench.leaderboard.entry import (
+    SCHEMA_VERSION,
+    ComplianceStatus,
+    LeaderboardEntry,
+    LeaderboardError,
+    RuleSetInfo,
+    Status,
+    _Strict,
+    first_error,
+    parse_entry,
+)
+from ascbench.leaderboard.provenance import utc_now
+from ascbench.leaderboard.store import ResultStore
+from ascbench.rules import Quantity
+from ascbench.systems import ReportedResults
+
+_STATUS_ORDER = {"ok": 0, "noncompliant": 1, "failed": 2}
+_COMPLIANCE_ORDER = {"pass": 0, "ambiguous": 1, "fail": 2}
+
+
+class Stat(_Strict):
+    """A metric over seeds: mean, sample standard deviation (None for one seed) and count."""
+
+    mean: float
+    std: float | None = None
+    n: int = Field(ge=1)
+
+    def format(self, digits: int) -> str:
+        """'0.912' for one seed, '0.912 ± 0.013' for several."""
+        text = f"{self.mean:.{digits}f}"
+        return text if self.std is None else f"{text} ± {self.std:.{digits}f}"
+
+
+def aggregate(values: Sequence[float]) -> Stat:
+    """Mean and sample standard deviation (n - 1) of per-seed values."""
+    if not values:
+        raise ValueError("aggregate() needs at least one value")
+    mean = math.fsum(values) / len(values)
+    std = statistics.stdev(values) if len(values) > 1 else None
+    return Stat(mean=mean, std=std, n=len(values))
+
+
+class BoardRow(_Strict):
+    """One system on the board, aggregated over its seeds."""
+
+    rank: int | None = Field(description="1 = best; None for noncompliant and failed systems.")
+    system: str
+    title: str
+    proposal: bool = False
+    status: Status = Field(
+        description="'failed' if every seed failed, else 'noncompliant' if any seed breaks a "
+        "limit, else 'ok'."
+    )
+    compliance: ComplianceStatus | None = Field(None, description="Worst over finished seeds.")
+    seeds: list[int] = Field(description="All seeds with an entry.")
+    failed_seeds: list[int] = Field(default_factory=list)
+    log_loss: Stat | None = None
+    accuracy: Stat | None = None
+    parameters: int | None = Field(
+        None,
+        description="Largest value over finished seeds (over failed seeds when none finished).",
+    )
+    nonzero_parameters: int | None = None
+    bytes: int | None = None
+    macs: int | None = None
+    complexity_varies: bool = Field(False, description="Complexity differs between seeds.")
+    limits: dict[str, ComplianceStatus] = Field(
+        default_factory=dict, description="Worst status per limited quantity."
+    )
+    reported: ReportedResults | None = None
+    reasons: list[str] = Field(default_factory=list, description="Distinct failure reasons.")
+    flags: list[str] = Field(default_factory=list, description="Distinct complexity flags.")
+    entry_hashes: list[str] = Field(description="Hashes of the entries, in seed order.")
+
+
+def _worst(statuses: Iterable[str], order: dict[str, int]) -> Any:
+    items = list(statuses)
+    return max(items, key=order.__getitem__) if items else None
+
+
+def _row(entries: list[LeaderboardEntry]) -> BoardRow:
+    entries = sorted(entries, key=lambda e: e.seed)
+    first = entries[0]
+    done = [e for e in entries if e.status != "failed"]
+    failed = [e for e in entries if e.status == "failed"]
+    status: Status = "failed" if not done else _worst((e.status for e in done), _STATUS_ORDER)
+    sizes: dict[str, int | None] = {}
+    varies = False
+    measured = [e for e in done if e.complexity] or [e for e in failed if e.complexity]
+    for quantity in ("parameters", "nonzero_parameters", "bytes", "macs"):
+        values = [getattr(e.complexity, quantity) for e in measured]
+        sizes[quantity] = max(values) if values else None
+        varies = varies or len(set(values)) > 1
+    limits: dict[str, list[str]] = defaultdict(list)
+    for e in done:
+        for check in e.compliance.checks if e.compliance else []:
+            limits[check.quantity].append(check.status)
+    reasons = list(dict.fromkeys(e.reason for e in entries if e.reason))
+    flags = list(dict.fromkeys(f for e in done if e.complexity for f in e.complexity.flags))
+    return BoardRow(
+        rank=None,
+        system=first.system.name,
+        title=first.system.title,
+        proposal=first.system.proposal,
+        status=status,
+        compliance=_worst((e.compliance.status for e in done if e.compliance), _COMPLIANCE_ORDER),
+        seeds=[e.seed for e in entries],
+        failed_seeds=[e.seed for e in failed],
+        log_loss=aggregate([e.metrics.log_loss for e in done if e.metrics]) if done else None,
+        accuracy=aggregate([e.metrics.accuracy for e in done if e.metrics]) if done else None,
+        complexity_varies=varies,
+        limits={q: _worst(s, _COMPLIANCE_ORDER) for q, s in limits.items()},
+        reported=next((e.reported for e in entries if e.reported is not None), None),
+        reasons=reasons,
+        flags=flags,
+        entry_hashes=[e.entry_hash or "" for e in entries],
+        **sizes,
+    )
+
+
+def rank_rows(rows: list[BoardRow], primary: str) -> list[BoardRow]:
+    """Rows sorted and ranked: ok by primary metric (ties share a rank), then the others."""
+
+    def metric_key(row: BoardRow) -> tuple:
+        if row.log_loss is None or row.accuracy is None:
+            return (math.inf, math.inf)
+        loss, acc = row.log_loss.mean, -row.accuracy.mean
+        return (loss, acc) if primary == "log_loss" else (acc, loss)
+
+    ordered = sorted(rows, key=lambda r: (_STATUS_ORDER[r.status], metric_key(r), r.system))
+    ranked: list[BoardRow] = []
+    previous: tuple | None = None
+    rank = 0
+    for position, row in enumerate(ordered, start=1):
+        if row.status != "ok":
+            ranked.append(row.model_copy(update={"rank": None}))
+            continue
+        key = metric_key(row)
+        if key != previous:
+            rank, previous = position, key
+        ranked.append(row.model_copy(update={"rank": rank}))
+    return ranked
+
+
+def build_rows(entries: list[LeaderboardEntry], primary: str) -> list[BoardRow]:
+    """Group entries per system and rank the resulting rows."""
+    by_system: dict[str, list[LeaderboardEntry]] = defaultdict(list)
+    for entry in entries:
+        by_system[entry.system.name].append(entry)
+    return rank_rows([_row(group) for group in by_system.values()], primary)
+
+
+class Leaderboard(_Strict):
+    """The leaderboard of one rule set: its entries and the ranked rows derived from them."""
+
+    schema_version: Literal[1] = Field(SCHEMA_VERSION)
+    ruleset: RuleSetInfo
+    generated_at: AwareDatetime
+    entries: list[LeaderboardEntry] = Field(description="Sorted by (system, seed).")
+    rows: list[BoardRow] = Field(
+        default_factory=list,
+        description="Derived from entries (filled in when absent; must match when present).",
+    )
+
+    @field_validator("entries")
+    @classmethod
+    def _sorted(cls, entries: list[LeaderboardEntry]) -> list[LeaderboardEntry]:
+        return sorted(entries, key=lambda e: (e.system.name, e.seed))
+
+    @model_validator(mode="after")
+    def _check(self) -> Leaderboard:
+        seen: set[tuple] = set()
+        for entry in self.entries:
+            if entry.ruleset != self.ruleset:
+                raise ValueError(
+                    f"entry {entry.label()} was measured under a different rule set "
+                    f"{entry.ruleset.name!r} than the board's {self.ruleset.name!r}"
+                )
+            if entry.key in seen:
+                raise ValueError(f"{entry.label()} appears twice")
+            seen.add(entry.key)
+            if not entry.verify():
+                raise ValueError(f"entry {entry.label()} does not match its entry_hash")
+        rows = build_rows(self.entries, self.ruleset.primary_metric)
+        if not self.rows:
+            object.__setattr__(self, "rows", rows)
+        elif self.rows != rows:
+            raise ValueError(
+                "rows do not match the entries (edited by hand?); regenerate the board with "
+                "`ascbench leaderboard merge`"
+            )
+        return self
+
+    @property
+    def name(self) -> str:
+        return self.ruleset.name
+
+    def limit_quantities(self) -> list[Quantity]:
+        """The limited quantities, in the rule set's order."""
+        return [lim.quantity for lim in self.ruleset.limits]
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2) + "\n"
+
+    def write(self, path: str | Path) -> Path:
+        """Write the board as JSON, atomically."""
+        return atomic_write_text(path, self.to_json())
+
+
+def build_leaderboard(
+    entries: Iterable[LeaderboardEntry], generated_at: datetime | None = None
+) -> Leaderboard:
+    """The board of entries that all share one rule set."""
+    entries = list(entries)
+    if not entries:
+        raise LeaderboardError("no entries to build a leaderboard from")
+    infos = {e.ruleset.model_dump_json(): e for e in entries}
+    if len(infos) > 1:
+        names = sorted({e.ruleset.name for e in entries})
+        raise LeaderboardError(
+            f"entries of several rule sets ({', '.join(names)}) or of different versions of "
+            "one rule set were given to one board; use group_by_ruleset()"
+        )
+    try:
+        return Leaderboard(
+            ruleset=entries[0].ruleset, generated_at=generated_at or utc_now(), entries=entries
+        )
+    except ValidationError as exc:
+        raise LeaderboardError(f"cannot build the leaderboard {first_error(exc)}") from exc
+
+
+def group_by_ruleset(
+    entries: Iterable[LeaderboardEntry], generated_at: datetime | None = None
+) -> dict[str, Leaderboard]:
+    """One board per rule set name, sorted by name."""
+    grouped: dict[str, list[LeaderboardEntry]] = defaultdict(list)
+    for entry in entries:
+        grouped[entry.ruleset.name].append(entry)
+    generated_at = generated_at or utc_now()
+    boards = {}
+    for name in sorted(grouped):
+        variants = {e.ruleset.model_dump_json() for e in grouped[name]}
+        if len(variants) > 1:
+            raise LeaderboardError(
+                f"rule set {name!r}: entries were measured under different definitions of it "
+                "(limits or metric differ); keep the entries of one definition only"
+            )
+        boards[name] = build_leaderboard(grouped[name], generated_at)
+    return boards
+
+
+# -- reading inputs and merging -----------------------------------------------------------------
+
+
+def read_board(path: str | Path) -> Leaderboard:
+    """Read and validate a leaderboard JSON file (every entry hash is verified)."""
+    path = Path(path)
+    data = read_json(path, LeaderboardError)
+    return _board_from_data(data, str(path))
+
+
+def _board_from_data(data: Any, source: str) -> Leaderboard:
+    if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
+        raise LeaderboardError(f"{source}: not a leaderboard file (no 'entries' list)")
+    for i, item in enumerate(data["entries"]):
+        parse_entry(item, f"{source} (entry {i})")  # one-line errors naming the entry
+    try:
+        return Leaderboard.model_validate(data)
+    except ValidationError as exc:
+        raise LeaderboardError(f"{source}: not a valid leaderboard {first_error(exc)}") from exc
+
+
+def read_input(path: str | Path, *, errors: list[str] | None = None) -> list[LeaderboardEntry]:
+    """Entries from a results directory, an entry file or a leaderboard file.
+
+    A directory contributes its ``<ruleset>/<system>/seed<k>.json`` files; only a directory
+    without any holds boards, and then its top-level ``leaderboard-*.json`` files are read (a
+    board next to a store is derived from it and may be stale). With ``errors`` (lenient mode)
+    bad files are skipped and described there; otherwise the first bad file raises.
+    """
+    path = Path(path)
+    if path.is_dir():
+        store = ResultStore(path)
+        if store.entry_files():
+            return store.load_all(errors=errors)
+        entries = []
+        for board_file in sorted(path.glob("leaderboard-*.json")):
+            entries.extend(read_input(board_file, errors=errors))
+        if not entries and errors is None:
+            raise LeaderboardError(
+                f"{path}: no result files (<ruleset>/<system>/seed<k>.json) or "
+                "leaderboard-*.json found; pass a results directory"
+            )
+        return entries
+    if not path.exists():
+        message = (
+            f"{path}: no such file or directory; give a results directory (from `ascbench run`), "
+            "an entry file or a leaderboard file"
+        )
+        if errors is None:
+            raise LeaderboardError(message)
+        errors.append(message)
+        return []
+    try:
+        data = read_json(path, LeaderboardError)
+        if isinstance(data, dict) and "entries" in data:
+            return list(_board_from_data(data, str(path)).entries)
+        return [parse_entry(data, str(path))]
+    except LeaderboardError as exc:
+        if errors is None:
+            raise
+        errors.append(str(exc))
+        return []
+
+
+def _describe(entry: LeaderboardEntry, origin: str) -> str:
+    return f"{origin} (hash {(entry.entry_hash or '?')[:12]}…)"
+
+
+def dedupe(
+    sourced: Iterable[tuple[LeaderboardEntry, str]],
+    prefer: Literal["error", "newest"] = "error",
+) -> list[LeaderboardEntry]:
+    """Resolve duplicates of the same (system, ruleset, seed).
+
+    Identical duplicates (same hash) collapse into one. Conflicting ones raise unless ``prefer``
+    is 'newest', which keeps the entry that finished last (ties: larger hash), so the result
+    does not depend on input order.
+    """
+    chosen: dict[tuple, tuple[LeaderboardEntry, str]] = {}
+    for entry, origin in sourced:
+        key = entry.key
+        if key not in chosen or chosen[key][0].entry_hash == entry.entry_hash:
+            chosen.setdefault(key, (entry, origin))
+            continue
+        old, old_origin = chosen[key]
+        if prefer == "error":
+            raise LeaderboardError(
+                f"conflicting results for {entry.label()}: {_describe(old, old_origin)} and "
+                f"{_describe(entry, origin)} differ; remove one of them or merge with "
+                "--prefer-newest"
+            )
+
+        def rank(e: LeaderboardEntry) -> tuple:
+            return (e.provenance.finished, e.entry_hash or "")
+
+        if rank(entry) > rank(old):
+            chosen[key] = (entry, origin)
+    return [chosen[k][0] for k in sorted(chosen)]
+
+
+def merge(
+    inputs: Iterable[str | Path],
+    *,
+    prefer: Literal["error", "newest"] = "error",
+    errors: list[str] | None = None,
+    generated_at: datetime | None = None,
+) -> dict[str, Leaderboard]:
+    """Merge result directories, entry files and leaderboard files into one board per rule set.
+
+    Every file is validated and every entry hash verified; duplicates are resolved by
+    :func:`dedupe`. With ``errors`` (lenient mode) bad files are skipped and described there.
+    """
+    inputs = list(inputs)
+    sourced: list[tuple[LeaderboardEntry, str]] = []
+    for item in inputs:
+        for entry in read_input(item, errors=errors):
+            sourced.append((entry, str(item)))
+    entries = dedupe(sourced, prefer)
+    if not entries:
+        raise LeaderboardError("no valid entries found in " + ", ".join(map(str, inputs)))
+    return group_by_ruleset(entries, generated_at)
+
+
+def board_filename(ruleset: str) -> str:
+    """File name of a rule set's board JSON: ``leaderboard-<ruleset>.json``."""
+    return f"leaderboard-{ruleset}.json"
+
+
+def write_merged(
+    boards: dict[str, Leaderboard], out: str | Path, *, overwrite: bool = False
+) -> list[Path]:
+    """Write merged boards as a result store under ``out`` plus ``leaderboard-<rs>.json`` files.
+
+    The store layout makes the output usable as input of another merge or of ``render``.
+    """
+    store = ResultStore(out)
+    written = []
+    for name, board in boards.items():
+        for entry in board.entries:
+            written.append(store.write(entry, overwrite=overwrite))
+        written.append(board.write(Path(out) / board_filename(name)))
+    return written

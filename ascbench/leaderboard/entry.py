@@ -1,0 +1,644 @@
+"""The leaderboard entry: one system, under one rule set, trained with one seed.
+
+An entry holds everything the leaderboard shows and everything needed to trust it: measured
+metrics, measured complexity with the pass/fail of every limit, per-compressor-stage records,
+the numbers the technical report states (beside the measured ones), and provenance (versions,
+hardware, dataset fingerprint, budget, timestamps). ``entry_hash`` is a SHA-256 over the
+canonical JSON of the entry without the hash, so any later edit of a stored file is detected.
+
+Build entries with :func:`build_entry`; :func:`leaderboard_json_schema` is the published schema
+(``leaderboard/schema.json`` at the repository root).
+
+Verifying a stored entry without ascbench::
+
+    data = json.load(open(path)); stored = data.pop("entry_hash")
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert hashlib.sha256(canonical.encode("utf-8")).hexdigest() == stored
+
+The hash covers every field, defaults included, so adding a field to the format (here or in
+the models it embeds: ``ReportedResults``, ``Limit``, ``LimitCheck``) needs a new
+``schema_version`` and a migration of old entries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from ascbench.errors import AscbenchError
+from ascbench.rules import Limit, LimitCheck, RuleSet
+from ascbench.scenes import DEVICE_GROUPS, DEVICES, SCENES
+from ascbench.systems import ReportedResults, System
+
+#: Version of the entry format. Bump it (and migrate) when a field changes meaning or is added.
+SCHEMA_VERSION = 1
+
+#: The URL-free identifier written into the published JSON schema.
+SCHEMA_ID = "https://ascbench.invalid/schema/leaderboard-v1.json"
+
+Status = Literal["ok", "noncompliant", "failed"]
+ComplianceStatus = Literal["pass", "fail", "ambiguous"]
+
+_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
+_HASH = r"^[0-9a-f]{64}$"
+
+
+class LeaderboardError(AscbenchError):
+    """A leaderboard entry, result file or leaderboard is malformed, tampered or conflicting."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def _safe_name(value: str, what: str) -> str:
+    """A name usable as one path component: letters, digits, ``_ . -``, not ``.``/``..``."""
+    if not _NAME.fullmatch(value) or value in {".", ".."}:
+        raise ValueError(
+            f"{what} {value!r} must consist of letters, digits, '_', '.', '-' (and not be '.' "
+            "or '..')"
+        )
+    return value
+
+
+# -- parts of an entry --------------------------------------------------------------------------
+
+
+class SystemInfo(_Strict):
+    """Which system ran: its registry name, title, plugin and whether it is a proposal."""
+
+    name: str = Field(description="Registry name of the system; used as a directory name.")
+    title: str
+    plugin: str = Field("", description="Plugin that registered the system.")
+    plugin_version: str = Field("", description="Version of that plugin's distribution.")
+    proposal: bool = Field(
+        False,
+        description="True when the architecture is ascbench's proposal sized to the report's "
+        "numbers, not the authors' network.",
+    )
+    report: str = Field("", description="Citation of the technical report.")
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        return _safe_name(value, "system name")
+
+    @classmethod
+    def from_system(cls, system: System, plugin_version: str = "") -> SystemInfo:
+        """The entry's view of a registered :class:`~ascbench.systems.System`."""
+        return cls(
+            name=system.name,
+            title=system.title,
+            plugin=system.plugin,
+            plugin_version=plugin_version,
+            proposal=system.proposal,
+            report=system.report,
+        )
+
+
+class RuleSetInfo(_Strict):
+    """The rule set an entry was measured under: what the leaderboard needs to rank and plot."""
+
+    name: str = Field(description="Rule-set identifier, e.g. 'dcase2022'; a directory name.")
+    title: str = ""
+    primary_metric: Literal["log_loss", "accuracy"] = Field(
+        "log_loss", description="Metric the leaderboard ranks by; the other one breaks ties."
+    )
+    kilobyte: Literal[1000, 1024] = Field(1000, description="Bytes in the rule text's 'KB'.")
+    clip_seconds: float = Field(gt=0, description="Length of one input clip at inference.")
+    limits: list[Limit] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        return _safe_name(value, "rule-set name")
+
+    @classmethod
+    def from_ruleset(cls, ruleset: RuleSet) -> RuleSetInfo:
+        return cls(
+            name=ruleset.name,
+            title=ruleset.title,
+            primary_metric=ruleset.primary_metric,
+            kilobyte=ruleset.kilobyte,
+            clip_seconds=ruleset.clip_seconds,
+            limits=list(ruleset.limits),
+        )
+
+
+class Score(_Strict):
+    """Accuracy (percent) and log loss of one subset: a class, a device or a device group."""
+
+    accuracy: float = Field(ge=0, le=100, description="Accuracy in percent.")
+    log_loss: float = Field(ge=0)
+
+
+class Metrics(_Strict):
+    """Measured classification results on the evaluation split."""
+
+    accuracy: float = Field(
+        ge=0, le=100, description="Macro-average of class-wise accuracies, percent."
+    )
+    log_loss: float = Field(ge=0, description="Macro-average of class-wise log losses.")
+    class_wise: dict[str, Score] = Field(default_factory=dict)
+    device_wise: dict[str, Score] = Field(default_factory=dict)
+    device_groups: dict[str, Score] = Field(
+        default_factory=dict, description="Pooled device groups, e.g. real / seen / unseen."
+    )
+    ece: float | None = Field(None, ge=0, le=1, description="Expected calibration error.")
+    extra: dict[str, float] = Field(
+        default_factory=dict, description="Further numbers from evaluator plugins, by name."
+    )
+
+    @classmethod
+    def from_flat(
+        cls,
+        values: dict[str, float],
+        *,
+        classes: Sequence[str] = SCENES,
+        devices: Sequence[str] = DEVICES,
+        groups: Sequence[str] = tuple(DEVICE_GROUPS),
+    ) -> Metrics:
+        """Build from the flat dict the evaluators return.
+
+        Keys: ``accuracy``, ``log_loss``, ``ece``, and ``accuracy.<x>`` / ``log_loss.<x>`` where
+        ``x`` is a class, a device or a device group; any other key goes to ``extra``.
+        """
+        buckets: dict[str, dict[str, dict[str, float]]] = {
+            "class_wise": {},
+            "device_wise": {},
+            "device_groups": {},
+        }
+        extra: dict[str, float] = {}
+        where = {
+            **{g: "device_groups" for g in groups},
+            **{d: "device_wise" for d in devices},
+            **{c: "class_wise" for c in classes},
+        }
+        for key, value in values.items():
+            metric, _, subset = key.partition(".")
+            if key in {"accuracy", "log_loss", "ece"}:
+                continue
+            if metric in {"accuracy", "log_loss"} and subset in where:
+                buckets[where[subset]].setdefault(subset, {})[metric] = float(value)
+            else:
+                extra[key] = float(value)
+        scored: dict[str, dict[str, Score]] = {}
+        for name, subsets in buckets.items():
+            scored[name] = {}
+            for subset, pair in subsets.items():
+                if len(pair) == 2:
+                    scored[name][subset] = Score(**pair)
+                else:  # only one of the two numbers: keep it, under its flat name
+                    extra.update({f"{m}.{subset}": v for m, v in pair.items()})
+        missing = [k for k in ("accuracy", "log_loss") if k not in values]
+        if missing:
+            raise ValueError(f"evaluator results lack {', '.join(missing)}")
+        return cls(
+            accuracy=values["accuracy"],
+            log_loss=values["log_loss"],
+            ece=values.get("ece"),
+            extra=extra,
+            **scored,
+        )
+
+
+class ComplexitySummary(_Strict):
+    """The parts of a :class:`~ascbench.complexity.report.ComplexityReport` the board keeps."""
+
+    convention: str = Field(description="MAC convention name, e.g. 'nessi-torch'.")
+    counter: str = Field(description="What counted: ascbench and fvcore versions.")
+    input_shape: list[int] = Field(description="(batch, channels, freq, time) of the model input.")
+    parameters: int = Field(ge=0)
+    nonzero_parameters: int = Field(ge=0)
+    bytes: int = Field(ge=0)
+    macs: int = Field(ge=0, description="All traced MACs, functional ops included.")
+    macs_official: int = Field(ge=0, description="MACs the official counter would report.")
+    fvcore_macs: int = Field(ge=0, description="fvcore's own total, as a cross-check.")
+    flags: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ComplexitySummary:
+        if self.nonzero_parameters > self.parameters:
+            raise ValueError(
+                f"nonzero_parameters {self.nonzero_parameters} exceeds parameters {self.parameters}"
+            )
+        if self.macs_official > self.macs:
+            raise ValueError(f"macs_official {self.macs_official} exceeds macs {self.macs}")
+        return self
+
+    @classmethod
+    def from_report(cls, report: Any) -> ComplexitySummary:
+        """Summarise a ``ComplexityReport`` (or anything with the same attributes)."""
+        return cls(
+            convention=report.convention,
+            counter=report.counter,
+            input_shape=list(report.input_shape),
+            parameters=report.parameters,
+            nonzero_parameters=report.nonzero_parameters,
+            bytes=report.bytes,
+            macs=report.macs,
+            macs_official=report.macs_official,
+            fvcore_macs=report.fvcore_macs,
+            flags=list(report.flags),
+        )
+
+    def quantity(self, name: str) -> int:
+        """The measured value a limit on ``name`` (parameters, bytes, …) is checked against."""
+        return int(getattr(self, name))
+
+
+def overall_status(checks: list[LimitCheck]) -> ComplianceStatus:
+    """'fail' if any limit fails, else 'ambiguous' if any is ambiguous, else 'pass'."""
+    if any(c.status == "fail" for c in checks):
+        return "fail"
+    if any(c.status == "ambiguous" for c in checks):
+        return "ambiguous"
+    return "pass"
+
+
+class Compliance(_Strict):
+    """Every limit of the rule set checked against the measured complexity."""
+
+    status: ComplianceStatus
+    checks: list[LimitCheck]
+
+    @model_validator(mode="after")
+    def _status_matches(self) -> Compliance:
+        expected = overall_status(self.checks)
+        if self.status != expected:
+            raise ValueError(f"status is {self.status!r} but the checks give {expected!r}")
+        return self
+
+    @classmethod
+    def from_checks(cls, checks: list[LimitCheck]) -> Compliance:
+        return cls(status=overall_status(list(checks)), checks=list(checks))
+
+    def describe_failures(self) -> str:
+        """One line naming every limit that is not passed, e.g. 'bytes 140,000 > 128,000'."""
+        return "; ".join(
+            f"{c.quantity} {c.value:,} > {c.maximum:,} ({c.status})"
+            for c in self.checks
+            if c.status != "pass"
+        )
+
+
+class Stage(_Strict):
+    """One compressor stage of a system, recorded after it ran."""
+
+    name: str = Field(description="Registry name of the compressor, or 'trained' for the start.")
+    params: dict[str, JsonValue] = Field(default_factory=dict)
+    complexity: ComplexitySummary | None = None
+    compliance: Compliance | None = None
+    metrics: Metrics | None = Field(None, description="Metrics after this stage, if measured.")
+
+
+class FileRef(_Strict):
+    """A file written beside the entry (e.g. the per-clip predictions), with its digest."""
+
+    path: str = Field(description="Path relative to the directory of the entry file.")
+    sha256: str = Field(pattern=_HASH)
+    size: int = Field(ge=0, description="Size in bytes.")
+
+    @classmethod
+    def of(cls, path: str | Path, relative_to: str | Path) -> FileRef:
+        """Describe an existing file ``path`` by its path relative to ``relative_to``."""
+        path = Path(path)
+        data = path.read_bytes()
+        return cls(
+            path=Path(path).resolve().relative_to(Path(relative_to).resolve()).as_posix(),
+            sha256=hashlib.sha256(data).hexdigest(),
+            size=len(data),
+        )
+
+
+class Hardware(_Strict):
+    """The machine a run used."""
+
+    cpu: str = Field(description="CPU model name.")
+    cores: int = Field(ge=1, description="Logical CPU cores visible to the process.")
+    gpu: str | None = Field(None, description="GPU name, if a GPU was used or visible.")
+
+    def describe(self) -> str:
+        gpu = f", {self.gpu}" if self.gpu else ""
+        return f"{self.cpu} ({self.cores} cores){gpu}"
+
+
+class DatasetInfo(_Strict):
+    """The dataset a run used, identified by a fingerprint of its files and metadata."""
+
+    name: str
+    fingerprint: str = Field(min_length=8, description="Hash of the dataset's file list/meta.")
+    clips: dict[str, int] = Field(
+        default_factory=dict, description="Clip counts by split, e.g. {'train': …, 'test': …}."
+    )
+
+
+class Budget(_Strict):
+    """How much training the run was allowed: the report's full recipe, or a budgeted copy."""
+
+    full: bool = Field(description="True when the report's own recipe ran unshortened.")
+    epochs: int | None = Field(None, ge=0, description="Epochs actually trained.")
+    minutes: float | None = Field(None, ge=0, description="Wall-clock budget, if one was set.")
+
+
+class Provenance(_Strict):
+    """Where an entry came from: software, hardware, data, budget and time."""
+
+    ascbench_version: str
+    plugin_versions: dict[str, str] = Field(default_factory=dict)
+    torch_version: str
+    python_version: str
+    platform: str = Field(description="OS/platform string, e.g. 'Linux-6.1-x86_64'.")
+    hardware: Hardware
+    dataset: DatasetInfo | None = Field(None, description="Absent only for failed runs.")
+    seed: int = Field(ge=0)
+    budget: Budget
+    device: str = Field(description="Torch device used for training, e.g. 'cpu', 'cuda:0'.")
+    started: AwareDatetime = Field(description="UTC, ISO 8601.")
+    finished: AwareDatetime = Field(description="UTC, ISO 8601.")
+    wall_seconds: float = Field(ge=0)
+    git_commit: str | None = Field(None, description="Commit of the ascbench checkout, if any.")
+    git_dirty: bool | None = Field(None, description="Whether that checkout had local changes.")
+
+    @field_validator("started", "finished")
+    @classmethod
+    def _to_utc(cls, value: datetime) -> datetime:
+        return value.astimezone(timezone.utc)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Provenance:
+        if self.finished < self.started:
+            raise ValueError("finished is earlier than started")
+        return self
+
+
+# -- the entry ----------------------------------------------------------------------------------
+
+
+class LeaderboardEntry(_Strict):
+    """One leaderboard entry: one system under one rule set with one training seed."""
+
+    schema_version: Literal[1] = Field(SCHEMA_VERSION, description="Version of this format.")
+    system: SystemInfo
+    ruleset: RuleSetInfo
+    seed: int = Field(ge=0)
+    status: Status = Field(
+        description="'ok': compliant (or ambiguous) with metrics; 'noncompliant': a limit fails; "
+        "'failed': the run did not finish (see reason)."
+    )
+    reason: str = Field("", description="Why the run failed or is noncompliant.")
+    metrics: Metrics | None = None
+    complexity: ComplexitySummary | None = None
+    compliance: Compliance | None = None
+    stages: list[Stage] = Field(default_factory=list)
+    reported: ReportedResults | None = Field(
+        None, description="What the technical report states, shown beside the measured values."
+    )
+    artifacts: dict[str, FileRef] = Field(
+        default_factory=dict, description="Files written with the entry, e.g. 'predictions'."
+    )
+    provenance: Provenance
+    entry_hash: str | None = Field(
+        None,
+        pattern=_HASH,
+        description="SHA-256 of the canonical JSON of the entry without this field.",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LeaderboardEntry:
+        if self.provenance.seed != self.seed:
+            raise ValueError(
+                f"seed {self.seed} differs from provenance.seed {self.provenance.seed}"
+            )
+        if self.status == "failed":
+            if not self.reason.strip():
+                raise ValueError("a failed entry needs a reason")
+            return self
+        for name in ("metrics", "complexity", "compliance"):
+            if getattr(self, name) is None:
+                raise ValueError(f"a {self.status!r} entry needs {name}")
+        if self.provenance.dataset is None:
+            raise ValueError(f"a {self.status!r} entry needs provenance.dataset")
+        assert self.compliance is not None and self.complexity is not None
+        expected = "noncompliant" if self.compliance.status == "fail" else "ok"
+        if self.status != expected:
+            raise ValueError(
+                f"status is {self.status!r} but compliance is {self.compliance.status!r} "
+                f"(expected {expected!r})"
+            )
+        limits = [(lim.quantity, lim.maximum) for lim in self.ruleset.limits]
+        checked = [(c.quantity, c.maximum) for c in self.compliance.checks]
+        if limits != checked:
+            raise ValueError(
+                f"compliance checks {checked} do not match the limits of rule set "
+                f"{self.ruleset.name!r} {limits}"
+            )
+        for check in self.compliance.checks:
+            measured = self.complexity.quantity(check.quantity)
+            if check.value != measured:
+                raise ValueError(
+                    f"compliance check of {check.quantity} says {check.value} but complexity "
+                    f"says {measured}"
+                )
+        return self
+
+    # -- identity ------------------------------------------------------------------------------
+    @property
+    def key(self) -> tuple[str, str, int]:
+        """(system, rule set, seed): what identifies an entry in a store or leaderboard."""
+        return (self.system.name, self.ruleset.name, self.seed)
+
+    def label(self) -> str:
+        return f"{self.system.name} under {self.ruleset.name}, seed {self.seed}"
+
+    # -- content hash --------------------------------------------------------------------------
+    def canonical_json(self) -> bytes:
+        """The entry without ``entry_hash`` as JSON with sorted keys and no whitespace (UTF-8)."""
+        data = self.model_dump(mode="json", exclude={"entry_hash"})
+        return json.dumps(
+            data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        ).encode("utf-8")
+
+    def compute_hash(self) -> str:
+        """SHA-256 (hex) of :meth:`canonical_json`."""
+        return hashlib.sha256(self.canonical_json()).hexdigest()
+
+    def with_hash(self) -> LeaderboardEntry:
+        """A copy whose ``entry_hash`` is the hash of its content."""
+        return self.model_copy(update={"entry_hash": self.compute_hash()})
+
+    def verify(self) -> bool:
+        """Whether ``entry_hash`` is present and matches the content."""
+        return self.entry_hash is not None and self.entry_hash == self.compute_hash()
+
+    def to_json(self) -> str:
+        """The entry as indented JSON (the stored file format), hash included."""
+        return self.model_dump_json(indent=2) + "\n"
+
+
+# -- parsing with one-line errors ---------------------------------------------------------------
+
+
+def first_error(exc: ValidationError) -> str:
+    """The first problem of a pydantic error as 'at <path>: <message> (and N more problems)'."""
+    errors = exc.errors()
+    err = errors[0]
+    where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    return f"at '{where}': {msg}{more}"
+
+
+def parse_entry(data: Any, source: str, *, verify: bool = True) -> LeaderboardEntry:
+    """Validate ``data`` (parsed JSON) as an entry; ``source`` names it in the error message.
+
+    With ``verify`` the entry must carry an ``entry_hash`` that matches its content.
+    """
+    if isinstance(data, dict) and data.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
+        raise LeaderboardError(
+            f"{source}: entry schema_version {data.get('schema_version')!r} is not the "
+            f"supported {SCHEMA_VERSION}; use the ascbench version that wrote it"
+        )
+    try:
+        entry = LeaderboardEntry.model_validate(data)
+    except ValidationError as exc:
+        raise LeaderboardError(
+            f"{source}: not a valid leaderboard entry {first_error(exc)}; "
+            "see `leaderboard/schema.json` for the format"
+        ) from exc
+    if verify:
+        if entry.entry_hash is None:
+            raise LeaderboardError(
+                f"{source}: entry has no entry_hash, so its content cannot be verified; "
+                "re-create it with ascbench"
+            )
+        actual = entry.compute_hash()
+        if actual != entry.entry_hash:
+            raise LeaderboardError(
+                f"{source}: content does not match entry_hash ({entry.entry_hash[:12]}… stored, "
+                f"{actual[:12]}… computed): the file was changed after ascbench wrote it; "
+                "restore the original or re-run the system"
+            )
+    return entry
+
+
+# -- building an entry --------------------------------------------------------------------------
+
+
+def build_entry(
+    *,
+    system: System | SystemInfo,
+    ruleset: RuleSet | RuleSetInfo,
+    seed: int,
+    provenance: Provenance,
+    complexity: Any = None,
+    metrics: Metrics | dict[str, Any] | None = None,
+    stages: list[Stage] | None = None,
+    artifacts: dict[str, FileRef] | None = None,
+    error: str | None = None,
+    plugin_version: str = "",
+) -> LeaderboardEntry:
+    """Assemble a hashed entry from what a run produced.
+
+    ``complexity`` is the :class:`~ascbench.complexity.report.ComplexityReport` of the final
+    (compressed) model, or a :class:`ComplexitySummary`; its limit checks are redone against
+    ``ruleset``'s limits. ``error`` marks the run as failed with that reason (metrics and
+    complexity may then be None). The status follows the checks: any failed limit makes the
+    entry 'noncompliant'.
+    """
+    sys_info = (
+        system if isinstance(system, SystemInfo) else SystemInfo.from_system(system, plugin_version)
+    )
+    rs_info = ruleset if isinstance(ruleset, RuleSetInfo) else RuleSetInfo.from_ruleset(ruleset)
+    reported = system.reported if isinstance(system, System) else None
+    summary = None
+    if complexity is not None:
+        summary = (
+            complexity
+            if isinstance(complexity, ComplexitySummary)
+            else ComplexitySummary.from_report(complexity)
+        )
+    if isinstance(metrics, dict):
+        metrics = Metrics.model_validate(metrics)
+    compliance = None
+    if summary is not None:
+        compliance = Compliance.from_checks(
+            [lim.check(summary.quantity(lim.quantity)) for lim in rs_info.limits]
+        )
+    status: Status
+    if error is not None or metrics is None or summary is None:
+        status = "failed"
+        reason = " ".join((error or "run produced no metrics or no complexity").split())
+    elif compliance is not None and compliance.status == "fail":
+        status = "noncompliant"
+        reason = compliance.describe_failures()
+    else:
+        status = "ok"
+        reason = compliance.describe_failures() if compliance else ""
+    entry = LeaderboardEntry(
+        system=sys_info,
+        ruleset=rs_info,
+        seed=seed,
+        status=status,
+        reason=reason,
+        metrics=metrics,
+        complexity=summary,
+        compliance=compliance,
+        stages=list(stages or []),
+        reported=reported,
+        artifacts=dict(artifacts or {}),
+        provenance=provenance,
+    )
+    return entry.with_hash()
+
+
+# -- schema -------------------------------------------------------------------------------------
+
+
+def leaderboard_json_schema() -> dict[str, Any]:
+    """The JSON schema of both file kinds: a single entry, or a whole leaderboard."""
+    from pydantic.json_schema import models_json_schema
+
+    from ascbench.leaderboard.board import Leaderboard
+
+    _, defs = models_json_schema(
+        [(LeaderboardEntry, "validation"), (Leaderboard, "validation")],
+        ref_template="#/$defs/{model}",
+    )
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "ascbench leaderboard",
+        "description": "A leaderboard entry (one system, rule set and seed; the files under "
+        "<results>/<ruleset>/<system>/seed<k>.json) or a leaderboard (leaderboard-<ruleset>.json).",
+        "oneOf": [{"$ref": "#/$defs/LeaderboardEntry"}, {"$ref": "#/$defs/Leaderboard"}],
+        **defs,
+    }
+
+
+def schema_text() -> str:
+    """The published schema as text: indented JSON with sorted keys and a final newline."""
+    return json.dumps(leaderboard_json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+def write_schema(path: str | Path) -> Path:
+    """Write the published schema to ``path`` (atomically)."""
+    from ascbench.leaderboard._io import atomic_write_text
+
+    return atomic_write_text(path, schema_text())

@@ -1,0 +1,381 @@
+"""The Pareto plot of a leaderboard: accuracy and log loss against bytes and against MACs.
+
+Four panels (rows: accuracy, log loss; columns: bytes, MACs). The rule set's limits are drawn
+as dashed lines (with the 'ambiguous' margin shaded), the Pareto front of the finished systems
+is highlighted, every point is labelled with its system, and noncompliant, ambiguous and
+failed systems are marked differently (failed ones, which have no metrics, as crosses along
+the bottom edge at their measured size). Several seeds show as mean with a ±std error bar.
+
+matplotlib is imported lazily and drawn on an Agg canvas without pyplot, so importing this
+module costs nothing and no global matplotlib state changes.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ascbench.leaderboard._io import atomic_write_bytes
+from ascbench.leaderboard.board import BoardRow, Leaderboard
+
+#: Marker style per kind of point.
+STYLES: dict[str, dict[str, Any]] = {
+    "pass": dict(marker="o", color="#1f77b4", label="compliant"),
+    "ambiguous": dict(marker="D", color="#e08a00", label="ambiguous (limit reading)"),
+    "noncompliant": dict(marker="s", color="#c62828", label="noncompliant", hollow=True),
+    "failed": dict(marker="x", color="#c62828", label="failed (no metrics)"),
+}
+
+
+def pareto_front(points: Sequence[tuple[float, float]], maximize: bool) -> list[int]:
+    """Indices of the non-dominated points, lower x being better and y maximised/minimised.
+
+    A point is dominated when another is at least as good on both axes and better on one.
+    Returned in increasing x.
+    """
+
+    def better_or_equal(a: tuple[float, float], b: tuple[float, float]) -> bool:
+        return a[0] <= b[0] and (a[1] >= b[1] if maximize else a[1] <= b[1])
+
+    front = []
+    for i, p in enumerate(points):
+        dominated = any(j != i and better_or_equal(q, p) and q != p for j, q in enumerate(points))
+        if not dominated:
+            front.append(i)
+    return sorted(front, key=lambda i: (points[i][0], -points[i][1] if maximize else points[i][1]))
+
+
+def si_label(value: float, _pos: Any = None) -> str:
+    """Tick label with a k/M/G suffix: 128000 -> '128k', 30000000 -> '30M'."""
+    for factor, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.4g}{suffix}"
+    return f"{value:.4g}"
+
+
+#: Label positions tried around a point: (dx, dy) in points, horizontal and vertical alignment.
+_LABEL_SPOTS = [
+    (6, 3, "left", "bottom"),
+    (6, -3, "left", "top"),
+    (-6, 3, "right", "bottom"),
+    (-6, -3, "right", "top"),
+    (0, 9, "center", "bottom"),
+    (0, -9, "center", "top"),
+    (6, 12, "left", "bottom"),
+    (6, -12, "left", "top"),
+]
+
+
+Box = tuple[float, float, float, float]
+
+
+def _label_box(px: float, py: float, width: float, height: float, spot: tuple) -> Box:
+    dx, dy, ha, va = spot
+    left = {"left": px + dx, "right": px + dx - width, "center": px - width / 2}[ha]
+    bottom = py + dy if va == "bottom" else py + dy - height
+    return (left, bottom, left + width, bottom + height)
+
+
+def _overlaps(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def place_labels(
+    ax: Any,
+    xs: Sequence[float],
+    ys: Sequence[float],
+    names: Sequence[str],
+    dpi: float,
+    fontsize: float = 7,
+) -> None:
+    """Annotate each point with its name where the label overlaps the fewest other labels,
+    markers and the axes border (greedy, in points, using the axes' current limits)."""
+    to_points = 72.0 / dpi
+    pts = [
+        (float(px) * to_points, float(py) * to_points)
+        for px, py in (ax.transData.transform((x, y)) for x, y in zip(xs, ys, strict=True))
+    ]
+    frame: Box = tuple(v * to_points for v in ax.bbox.extents)  # type: ignore[assignment]
+    placed: list[Box] = []
+    for k in sorted(range(len(pts)), key=lambda i: (pts[i][0], -pts[i][1])):
+        px, py = pts[k]
+        width, height = 0.6 * fontsize * len(names[k]), fontsize + 1
+        markers = [(qx - 5, qy - 5, qx + 5, qy + 5) for j, (qx, qy) in enumerate(pts) if j != k]
+        best, best_cost = _LABEL_SPOTS[0], float("inf")
+        for spot in _LABEL_SPOTS:
+            b = _label_box(px, py, width, height, spot)
+            cost = sum(_overlaps(b, o) for o in placed) + sum(_overlaps(b, m) for m in markers)
+            inside = b[0] >= frame[0] and b[2] <= frame[2] and b[1] >= frame[1] and b[3] <= frame[3]
+            cost += 0 if inside else 2
+            if cost < best_cost:
+                best, best_cost = spot, cost
+        placed.append(_label_box(px, py, width, height, best))
+        dx, dy, ha, va = best
+        ax.annotate(
+            names[k],
+            (xs[k], ys[k]),
+            xytext=(dx, dy),
+            textcoords="offset points",
+            ha=ha,
+            va=va,
+            fontsize=fontsize,
+            zorder=5,
+        )
+
+
+def _padded(lo: float, hi: float, log: bool, pad: float = 0.12) -> tuple[float, float]:
+    """An axis range around [lo, hi] with ``pad`` of its span (in log space if ``log``)."""
+    if log:
+        a, b = math.log10(lo), math.log10(hi)
+        span = (b - a) or 1.0
+        return 10 ** (a - pad * span), 10 ** (b + pad * span)
+    span = (hi - lo) or (abs(hi) or 1.0)
+    return lo - pad * span, hi + pad * span
+
+
+def _kind(row: BoardRow) -> str:
+    if row.status == "failed":
+        return "failed"
+    if row.status == "noncompliant":
+        return "noncompliant"
+    return "ambiguous" if row.compliance == "ambiguous" else "pass"
+
+
+def _limit_lines(board: Leaderboard, axis: str) -> list[tuple[float, float | None, str]]:
+    """(x, ambiguous_up_to, label) of the limits that can be drawn on the ``axis`` quantity.
+
+    A limit on (non-zero) parameters is drawn on the bytes axis when every measured system
+    stores the same number of bytes per (non-zero) parameter, e.g. 1 B each under DCASE 2022.
+    """
+    lines = []
+    for lim in board.ruleset.limits:
+        amb = lim.ambiguous_up_to
+        if lim.quantity == axis:
+            unit = " B" if axis == "bytes" else " MACs"
+            lines.append((float(lim.maximum), amb, f"limit {lim.maximum:,}{unit}"))
+        elif axis == "bytes" and lim.quantity in ("parameters", "nonzero_parameters"):
+            ratios = {
+                e.complexity.bytes / getattr(e.complexity, lim.quantity)
+                for e in board.entries
+                if e.complexity and getattr(e.complexity, lim.quantity)
+            }
+            if len(ratios) == 1:
+                r = ratios.pop()
+                what = "params" if lim.quantity == "parameters" else "non-zero params"
+                lines.append(
+                    (
+                        lim.maximum * r,
+                        amb * r if amb else None,
+                        f"limit {lim.maximum:,} {what} (= {lim.maximum * r:,.0f} B)",
+                    )
+                )
+    return lines
+
+
+def pareto_figure(board: Leaderboard) -> Any:
+    """The 2×2 :class:`matplotlib.figure.Figure` of ``board``, on an Agg canvas."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+    from matplotlib.transforms import blended_transform_factory
+
+    # A Figure with its own Agg canvas: no pyplot, so no global backend state is touched.
+    fig = Figure(figsize=(12, 9))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2, 2, squeeze=False)
+    title = board.ruleset.title or board.ruleset.name
+    fig.suptitle(f"{title}: accuracy and log loss against model size and MACs", fontsize=12)
+    metrics = [("accuracy", "accuracy (%)", True), ("log_loss", "log loss", False)]
+    xaxes = [("bytes", "model size (bytes)"), ("macs", "MACs per inference")]
+    finished = [r for r in board.rows if r.status != "failed"]
+    failed = [r for r in board.rows if r.status == "failed"]
+
+    for i, (metric, ylabel, maximize) in enumerate(metrics):
+        for j, (quantity, xlabel) in enumerate(xaxes):
+            ax = axes[i][j]
+            rows = [r for r in finished if getattr(r, quantity) is not None]
+            xs = [float(getattr(r, quantity)) for r in rows]
+            ys = [getattr(r, metric).mean for r in rows]
+            errs = [getattr(r, metric).std or 0.0 for r in rows]
+            limits = _limit_lines(board, quantity)
+            all_x = (
+                xs
+                + [float(getattr(r, quantity)) for r in failed if getattr(r, quantity) is not None]
+                + [x for x, _, _ in limits]
+            )
+            positive = [x for x in all_x if x > 0]
+            log = (
+                bool(positive)
+                and len(positive) == len(all_x)
+                and (max(positive) / min(positive) > 20)
+            )
+            if log:
+                ax.set_xscale("log")
+            # limits first so that points are drawn on top
+            for x, amb, label in limits:
+                ax.axvline(x, color="#555", linestyle="--", linewidth=1, zorder=1)
+                if amb:
+                    ax.axvspan(x, amb, color="#e08a00", alpha=0.15, zorder=0, linewidth=0)
+                # above the axes frame, so it never hides a point or its label
+                ax.annotate(
+                    label,
+                    xy=(x, 1),
+                    xycoords=("data", "axes fraction"),
+                    xytext=(0, 2),
+                    textcoords="offset points",
+                    ha="center",
+                    va="bottom",
+                    fontsize=7,
+                    color="#555",
+                    annotation_clip=False,
+                )
+            # Pareto front
+            front = pareto_front(list(zip(xs, ys, strict=True)), maximize) if rows else []
+            if len(front) > 1:
+                fx = [xs[k] for k in front]
+                fy = [ys[k] for k in front]
+                ax.step(fx, fy, where="post", color="#2e7d32", linewidth=1.2, alpha=0.8, zorder=2)
+            for k in front:
+                ax.scatter(
+                    [xs[k]],
+                    [ys[k]],
+                    s=160,
+                    facecolors="none",
+                    edgecolors="#2e7d32",
+                    linewidths=1.5,
+                    zorder=3,
+                )
+            # points
+            for k, row in enumerate(rows):
+                style = STYLES[_kind(row)]
+                face = "none" if style.get("hollow") else style["color"]
+                if errs[k]:
+                    ax.errorbar(
+                        xs[k],
+                        ys[k],
+                        yerr=errs[k],
+                        color=style["color"],
+                        capsize=3,
+                        linewidth=1,
+                        zorder=3,
+                    )
+                ax.scatter(
+                    [xs[k]],
+                    [ys[k]],
+                    marker=style["marker"],
+                    s=45,
+                    facecolors=face,
+                    edgecolors=style["color"],
+                    linewidths=1.3,
+                    zorder=4,
+                )
+            # failed systems: no metric, so a cross on the bottom edge at their size
+            edge = blended_transform_factory(ax.transData, ax.transAxes)
+            for n, row in enumerate(failed):
+                x = getattr(row, quantity)
+                if x is None:
+                    continue
+                ax.scatter(
+                    [float(x)],
+                    [0.03],
+                    transform=edge,
+                    clip_on=False,
+                    **{k: v for k, v in STYLES["failed"].items() if k != "label"},
+                    s=50,
+                    zorder=4,
+                )
+                ax.annotate(
+                    row.system,
+                    (float(x), 0.03),
+                    xycoords=edge,
+                    xytext=(5, 2 + 9 * (n % 4)),
+                    textcoords="offset points",
+                    fontsize=7,
+                    color="#c62828",
+                )
+            if not rows and not failed:
+                ax.text(
+                    0.5,
+                    0.5,
+                    "no measured systems",
+                    transform=ax.transAxes,
+                    ha="center",
+                    va="center",
+                    color="#777",
+                )
+            if metric == "log_loss":
+                ax.set_ylabel(f"{ylabel} (lower is better)")
+            else:
+                ax.set_ylabel(f"{ylabel} (higher is better)")
+            ax.set_xlabel(xlabel)
+            ax.xaxis.set_major_formatter(FuncFormatter(si_label))
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.grid(True, which="major", alpha=0.3)
+            ax.margins(x=0.12, y=0.15)
+            ax.autoscale_view()
+            if all_x:  # explicit x range: failed crosses and limit lines do not autoscale
+                ax.set_xlim(*_padded(min(all_x), max(all_x), log))
+            if not rows:
+                ax.set_ylim(0, 1)
+                ax.set_yticks([])
+            place_labels(ax, xs, ys, [r.system for r in rows], fig.dpi)
+
+    handles = [
+        Line2D(
+            [],
+            [],
+            linestyle="none",
+            marker=s["marker"],
+            markersize=7,
+            markerfacecolor="none" if s.get("hollow") or s["marker"] == "x" else s["color"],
+            markeredgecolor=s["color"],
+            label=s["label"],
+        )
+        for s in STYLES.values()
+    ]
+    handles.append(
+        Line2D(
+            [],
+            [],
+            color="#2e7d32",
+            marker="o",
+            markerfacecolor="none",
+            markersize=10,
+            label="Pareto front",
+        )
+    )
+    handles.append(Line2D([], [], color="#555", linestyle="--", label="rule-set limit"))
+    if any(lim.ambiguous_up_to for lim in board.ruleset.limits):
+        handles.append(
+            Patch(facecolor="#e08a00", alpha=0.15, label="ambiguous margin of the rule text")
+        )
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.04, 1, 0.97))
+    return fig
+
+
+def render_pareto(board: Leaderboard) -> tuple[bytes, str]:
+    """The plot of ``board`` as (PNG bytes, SVG text); the same board gives the same bytes."""
+    import matplotlib
+
+    # fixed element ids and no date: identical boards give identical files
+    with matplotlib.rc_context({"svg.hashsalt": "ascbench", "svg.fonttype": "path"}):
+        fig = pareto_figure(board)
+        png, svg = io.BytesIO(), io.BytesIO()
+        fig.savefig(png, format="png", dpi=110)
+        fig.savefig(svg, format="svg", metadata={"Date": None})
+    return png.getvalue(), svg.getvalue().decode("utf-8")
+
+
+def write_pareto(board: Leaderboard, stem: str | Path) -> tuple[Path, Path, str]:
+    """Write ``<stem>.png`` and ``<stem>.svg`` atomically; returns both paths and the SVG."""
+    stem = Path(stem)
+    png, svg = render_pareto(board)
+    png_path = atomic_write_bytes(stem.with_name(stem.name + ".png"), png)
+    svg_path = atomic_write_bytes(stem.with_name(stem.name + ".svg"), svg.encode("utf-8"))
+    return png_path, svg_path, svg

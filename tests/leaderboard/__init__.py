@@ -1,0 +1,1 @@
+"""Tests of the leaderboard: entries, store, boards, rendering and commands."""

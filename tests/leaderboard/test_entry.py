@@ -1,0 +1,216 @@
+"""Leaderboard entries: validation, status logic, content hash and the published schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ascbench.leaderboard import LeaderboardError, Metrics, build_entry, parse_entry
+from ascbench.leaderboard.entry import (
+    LeaderboardEntry,
+    leaderboard_json_schema,
+    schema_text,
+    write_schema,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def entry_data(make_entry):
+    return lambda **kw: json.loads(make_entry(**kw).to_json())
+
+
+# -- status and compliance ---------------------------------------------------------------------
+
+
+def test_compliant_entry_is_ok_and_hashed(make_entry):
+    e = make_entry(parameters=30_000, nonzero=29_000)  # 116,000 B under 2021
+    assert e.status == "ok"
+    assert e.compliance.status == "pass"
+    assert e.complexity.bytes == 116_000
+    assert [c.quantity for c in e.compliance.checks] == ["bytes"]
+    assert e.verify()
+    assert len(e.entry_hash) == 64
+
+
+def test_limit_breach_makes_entry_noncompliant_with_reason(make_entry):
+    e = make_entry("fat", "dcase2022", parameters=200_000, macs=31_000_000)
+    assert e.status == "noncompliant"
+    assert e.compliance.status == "fail"
+    assert "parameters 200,000 > 128,000" in e.reason
+    assert "macs 31,000,000 > 30,000,000" in e.reason
+
+
+def test_ambiguous_2021_bytes_stay_ok_but_are_flagged(make_entry):
+    e = make_entry(parameters=32_500, nbytes=130_000)
+    assert e.status == "ok"
+    assert e.compliance.status == "ambiguous"
+    assert "ambiguous" in e.reason
+
+
+def test_failed_entry_keeps_reason_and_has_no_metrics(make_entry):
+    e = make_entry(error="RuntimeError: out of memory\n  at line 3")
+    assert e.status == "failed"
+    assert e.metrics is None
+    assert e.reason == "RuntimeError: out of memory at line 3"
+
+
+def test_metrics_from_flat_evaluator_output():
+    m = Metrics.from_flat(
+        {
+            "accuracy": 50.0,
+            "log_loss": 1.3,
+            "ece": 0.1,
+            "accuracy.bus": 40.0,
+            "log_loss.bus": 1.5,
+            "accuracy.s4": 30.0,
+            "log_loss.s4": 1.9,
+            "accuracy.unseen": 33.0,
+            "log_loss.unseen": 1.8,
+            "accuracy.airport": 12.0,  # no log loss for it: kept in extra
+            "latency_ms": 3.5,
+        }
+    )
+    assert m.class_wise["bus"].accuracy == 40.0
+    assert m.device_wise["s4"].log_loss == 1.9
+    assert m.device_groups["unseen"].accuracy == 33.0
+    assert m.ece == 0.1
+    assert m.extra == {"accuracy.airport": 12.0, "latency_ms": 3.5}
+    with pytest.raises(ValueError, match="lack log_loss"):
+        Metrics.from_flat({"accuracy": 1.0})
+
+
+# -- schema validation: malformed entries get one clear line ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "mutate, expected",
+    [
+        (lambda d: d.pop("provenance"), "at 'provenance': Field required"),
+        (lambda d: d["metrics"].update(accuracy=140.0), "at 'metrics.accuracy'"),
+        (lambda d: d["complexity"].update(bytes="many"), "at 'complexity.bytes'"),
+        (lambda d: d.update(colour="blue"), "at 'colour': Extra inputs are not permitted"),
+        (lambda d: d.update(status="great"), "at 'status'"),
+        (lambda d: d.update(status="noncompliant"), "status is 'noncompliant' but compliance"),
+        (lambda d: d.update(seed=3), "seed 3 differs from provenance.seed 0"),
+        (lambda d: d["system"].update(name="../evil"), "system name '../evil'"),
+        (lambda d: d["provenance"].update(started="2024-05-01T12:00:00"), "provenance.started"),
+        (
+            lambda d: d["compliance"]["checks"][0].update(value=1),
+            "compliance check of bytes says 1 but complexity says",
+        ),
+        (lambda d: d["metrics"].update(log_loss=None), "at 'metrics.log_loss'"),
+        (lambda d: d.update(schema_version=2), "schema_version 2 is not the supported 1"),
+    ],
+)
+def test_malformed_entries_are_rejected_with_one_line(mutate, expected, entry_data):
+    data = entry_data()
+    mutate(data)
+    with pytest.raises(LeaderboardError) as info:
+        parse_entry(data, "results/x.json", verify=False)
+    message = str(info.value)
+    assert message.startswith("results/x.json: ")
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_ok_entry_needs_metrics(entry_data):
+    data = entry_data()
+    data["metrics"] = None
+    with pytest.raises(LeaderboardError, match="a 'ok' entry needs metrics"):
+        parse_entry(data, "x.json", verify=False)
+
+
+# -- content hash -------------------------------------------------------------------------------
+
+
+def test_hash_is_stable_and_independent_of_key_order(make_entry):
+    e = make_entry()
+    data = json.loads(e.to_json())
+    shuffled = dict(reversed(list(data.items())))
+    again = parse_entry(shuffled, "x.json")
+    assert again.entry_hash == e.entry_hash == again.compute_hash()
+    canonical = e.canonical_json()
+    without_hash = {k: v for k, v in data.items() if k != "entry_hash"}
+    assert canonical == json.dumps(
+        without_hash, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode("utf-8")
+    assert b"entry_hash" not in canonical
+
+
+def test_tampering_with_a_number_is_detected(make_entry):
+    e = make_entry(accuracy=61.25)
+    text = e.to_json().replace('"accuracy": 61.25', '"accuracy": 71.25', 1)
+    assert text != e.to_json()
+    with pytest.raises(LeaderboardError) as info:
+        parse_entry(json.loads(text), "results/dcase2021/alpha/seed0.json")
+    assert "does not match entry_hash" in str(info.value)
+    assert "results/dcase2021/alpha/seed0.json" in str(info.value)
+
+
+def test_tampering_with_hash_and_content_together_is_detected_as_mismatch(make_entry):
+    e = make_entry()
+    data = json.loads(e.to_json())
+    data["complexity"]["fvcore_macs"] = 1
+    data["entry_hash"] = "0" * 64
+    with pytest.raises(LeaderboardError, match="does not match entry_hash"):
+        parse_entry(data, "x.json")
+
+
+def test_missing_hash_is_refused_when_verifying(entry_data):
+    data = entry_data()
+    data["entry_hash"] = None
+    with pytest.raises(LeaderboardError, match="has no entry_hash"):
+        parse_entry(data, "x.json")
+    assert parse_entry(data, "x.json", verify=False).verify() is False
+
+
+def test_with_hash_and_verify(make_entry):
+    e = make_entry()
+    changed = e.model_copy(update={"seed": 0, "reason": "edited"})
+    assert not changed.verify()
+    assert changed.with_hash().verify()
+    assert changed.with_hash().entry_hash != e.entry_hash
+
+
+def test_build_entry_redoes_limit_checks_from_the_ruleset(make_entry, rulesets):
+    e = make_entry("fat", "dcase2022", parameters=200_000)
+    rebuilt = build_entry(
+        system=e.system,
+        ruleset=rulesets["dcase2022"],
+        seed=0,
+        provenance=e.provenance,
+        complexity=e.complexity,
+        metrics=e.metrics,
+    )
+    assert rebuilt.status == "noncompliant"
+    assert rebuilt.compliance == e.compliance
+
+
+# -- schema ------------------------------------------------------------------------------------
+
+
+def test_schema_covers_entries_and_boards(tmp_path):
+    schema = leaderboard_json_schema()
+    assert {"LeaderboardEntry", "Leaderboard", "Provenance", "Metrics"} <= set(schema["$defs"])
+    assert schema["oneOf"][0] == {"$ref": "#/$defs/LeaderboardEntry"}
+    entry_schema = schema["$defs"]["LeaderboardEntry"]
+    assert entry_schema["additionalProperties"] is False
+    assert "entry_hash" in entry_schema["properties"]
+    path = write_schema(tmp_path / "schema.json")
+    assert json.loads(path.read_text()) == schema
+    assert path.read_text() == schema_text()
+    assert LeaderboardEntry.model_json_schema()  # the entry model alone also has a schema
+
+
+def test_committed_schema_matches_the_code():
+    committed = REPO / "leaderboard" / "schema.json"
+    if not committed.exists():
+        pytest.skip("leaderboard/schema.json is not committed yet (write it with write_schema)")
+    assert committed.read_text(encoding="utf-8") == schema_text(), (
+        "leaderboard/schema.json is stale; regenerate it with "
+        "`ascbench leaderboard schema --out leaderboard/schema.json`"
+    )

@@ -1,0 +1,214 @@
+"""Rendering: Markdown table, self-contained HTML, terminal text, Pareto plot files."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from datetime import datetime, timezone
+
+import pytest
+
+from ascbench.leaderboard import build_leaderboard, render_all, render_html, render_markdown
+from ascbench.leaderboard.plot import _limit_lines, pareto_front, render_pareto, si_label
+from ascbench.leaderboard.render import render_text, table
+from ascbench.systems import ReportedResults
+
+WHEN = datetime(2024, 6, 1, 8, 30, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def board2021(make_entry):
+    return build_leaderboard(
+        [
+            make_entry(
+                "kim2021",
+                log_loss=0.86,
+                accuracy=67.0,
+                parameters=31_000,
+                nonzero=30_210,
+                reported=ReportedResults(
+                    source="Table 3", accuracy=68.1, log_loss=0.85, bytes=120_841
+                ),
+            ),
+            make_entry(
+                "kim2021", seed=1, log_loss=0.90, accuracy=66.0, parameters=31_000, nonzero=30_210
+            ),
+            make_entry(
+                "puy2021",
+                log_loss=0.90,
+                accuracy=66.8,
+                parameters=31_237,
+                nbytes=124_948,
+                proposal=True,
+            ),
+            make_entry("edge", log_loss=1.2, accuracy=55.0, parameters=32_500, nbytes=130_000),
+            make_entry(
+                "big",
+                log_loss=0.75,
+                accuracy=72.0,
+                parameters=80_000,
+                flags=["ops without a MAC rule were counted as 0: aten::lstm x1"],
+            ),
+            make_entry("broken", error="RuntimeError: CUDA out of memory"),
+        ],
+        WHEN,
+    )
+
+
+@pytest.fixture(scope="module")
+def pareto2021(board2021):
+    """(PNG bytes, SVG text) of the board, rendered once for the module."""
+    return render_pareto(board2021)
+
+
+def _md_rows(md: str) -> list[list[str]]:
+    """The cells of the first Markdown table (header included, separator excluded)."""
+    lines = md.split("\n\n")[2].splitlines()
+    rows = [lines[0], *lines[2:]]
+    return [[c.strip() for c in re.split(r"(?<!\\)\|", r)[1:-1]] for r in rows]
+
+
+def test_markdown_table_content(board2021):
+    md = render_markdown(board2021, plot_file="pareto-dcase2021.png")
+    rows = _md_rows(md)
+    header = rows[0]
+    assert header[:10] == [
+        "#",
+        "System",
+        "Seeds",
+        "Status",
+        "Log loss",
+        "Acc. %",
+        "Params",
+        "Non-zero",
+        "Bytes",
+        "MACs",
+    ]
+    assert header[10] == "bytes ≤ 128,000"
+    assert header[11:] == [
+        "Log loss (rep.)",
+        "Acc. % (rep.)",
+        "Params (rep.)",
+        "Non-zero (rep.)",
+        "Bytes (rep.)",
+        "MACs (rep.)",
+    ]
+    body = {r[1]: r for r in rows[1:]}
+    assert [r[1] for r in rows[1:]] == ["kim2021", "puy2021 †", "edge", "big", "broken"]
+    kim = body["kim2021"]
+    assert kim[:11] == [
+        "1",
+        "kim2021",
+        "2",
+        "ok",
+        "0.880 ± 0.028",
+        "66.5 ± 0.7",
+        "31,000",
+        "30,210",
+        "120,840",
+        "10,000,000",
+        "pass",
+    ]
+    assert kim[11:] == ["0.850", "68.1", "—", "—", "120,841", "—"]
+    assert body["puy2021 †"][0] == "2" and body["puy2021 †"][8] == "124,948"
+    assert body["edge"][0] == "3" and body["edge"][10] == "ambiguous"
+    assert body["big"][:4] == ["—", "big", "1", "**noncompliant**"]
+    assert body["big"][10] == "**fail**"
+    assert body["broken"][3] == "**failed**" and body["broken"][4] == "—"
+    assert "Ranked by log loss (ascending), ties broken by accuracy" in md
+    assert "† proposal" in md
+    assert "![Accuracy and log loss against bytes and MACs](pareto-dcase2021.png)" in md
+    assert "reason: RuntimeError: CUDA out of memory" in md
+    assert "flag: ops without a MAC rule were counted as 0: aten::lstm x1" in md
+    assert "## Provenance" in md and board2021.entries[0].entry_hash[:16] in md
+    assert "Generated 2024-06-01 08:30:00 UTC from 6 entries of 5 systems." in md
+
+
+def test_html_is_self_contained(board2021, pareto2021):
+    _, svg = pareto2021
+    page = render_html(board2021, svg=svg)
+    assert page.startswith("<!DOCTYPE html>")
+    assert page.count("<svg") == 1 and "</svg>" in page
+    assert "<?xml" not in page
+    # nothing is fetched from elsewhere: no external scripts, styles, images or fonts
+    assert not re.search(r"<(script|link|img|iframe|object|embed)\b", page, re.I)
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page, re.I)
+    assert "@import" not in page and "url(http" not in page
+    assert "puy2021 †" in page
+    assert '<td class="noncompliant">noncompliant</td>' in page
+    assert '<td class="ambiguous">ambiguous</td>' in page
+    ET.fromstring(re.search(r"<svg.*</svg>", page, re.S).group(0))  # the inline SVG parses
+
+
+def test_markdown_cells_are_escaped():
+    from ascbench.leaderboard.render import markdown_table
+
+    md = markdown_table(["a", "b"], [["x|y", "line\nbreak"]], right={1})
+    assert md.splitlines() == ["| a | b |", "|---|---:|", "| x\\|y | line break |"]
+
+
+def test_html_escapes_user_text(make_entry):
+    e = make_entry("x", error="<script>alert(1)</script>")
+    page = render_html(build_leaderboard([e], WHEN))
+    assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+def test_terminal_text(board2021):
+    text = render_text(board2021)
+    lines = text.splitlines()
+    assert lines[0] == "dcase2021: DCASE 2021 Task 1A: low-complexity ASC with multiple devices"
+    assert "(rep.)" not in text
+    assert re.search(r"^1\s+kim2021\s+2\s+ok\s+0\.880 ± 0\.028", text, re.M)
+    assert "(rep.)" in render_text(board2021, reported=True)
+    assert len(table(board2021).rows) == 5
+
+
+def test_pareto_front():
+    points = [(1.0, 50.0), (2.0, 60.0), (2.0, 55.0), (3.0, 58.0), (4.0, 70.0), (1.0, 50.0)]
+    assert pareto_front(points, maximize=True) == [0, 5, 1, 4]
+    losses = [(1.0, 1.2), (2.0, 0.9), (3.0, 1.0), (5.0, 0.5)]
+    assert pareto_front(losses, maximize=False) == [0, 1, 3]
+    assert pareto_front([], maximize=True) == []
+
+
+def test_limit_lines(board2021, make_entry):
+    assert _limit_lines(board2021, "bytes") == [(128_000.0, 131_072, "limit 128,000 B")]
+    assert _limit_lines(board2021, "macs") == []
+    b22 = build_leaderboard([make_entry("a", "dcase2022")], WHEN)
+    assert _limit_lines(b22, "bytes") == [(128_000.0, None, "limit 128,000 params (= 128,000 B)")]
+    assert _limit_lines(b22, "macs") == [(30_000_000.0, None, "limit 30,000,000 MACs")]
+    assert si_label(128_000) == "128k" and si_label(30e6) == "30M" and si_label(5) == "5"
+
+
+def test_render_all_writes_every_format(tmp_path, board2021, pareto2021):
+    paths = render_all({"dcase2021": board2021}, tmp_path)
+    names = sorted(p.name for p in paths)
+    assert names == [
+        "index.html",
+        "leaderboard-dcase2021.html",
+        "leaderboard-dcase2021.json",
+        "leaderboard-dcase2021.md",
+        "pareto-dcase2021.png",
+        "pareto-dcase2021.svg",
+    ]
+    png = (tmp_path / "pareto-dcase2021.png").read_bytes()
+    assert png == pareto2021[0]  # the same board gives the same bytes
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 20_000
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert (width, height) == (1320, 990)  # 12 x 9 in at 110 dpi: the 2x2 layout
+    svg = (tmp_path / "pareto-dcase2021.svg").read_text()
+    assert svg == pareto2021[1]
+    root = ET.fromstring(svg)
+    assert root.tag.endswith("svg")
+    # every system is labelled in each of the 4 panels (broken: as a failed cross)
+    for name in ("kim2021", "edge", "big", "broken"):
+        assert svg.count(f"<!-- {name} -->") == 4, name
+    assert svg.count("<!-- puy2021 -->") == 4
+    assert "limit 128,000 B" in svg and "Pareto front" in svg
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_plot_of_a_board_without_finished_systems(tmp_path, make_entry):
+    board = build_leaderboard([make_entry("x", error="boom")], WHEN)
+    png, svg = render_pareto(board)
+    assert png.startswith(b"\x89PNG") and "<svg" in svg
