@@ -1,0 +1,202 @@
+"""Hook implementations: Kim's VGGish-initialised CNN and the four pruned systems CNN_pr1..pr4."""
+
+from __future__ import annotations
+
+from ascbench import Model, System, hookimpl
+from ascbench.scenes import SCENES
+from ascbench.systems import ComponentRef, ReportedResults, SpecAugment, TrainingRecipe
+from ascbench_kim2021.model import kim2021_vggish_cnn
+
+REPORT = (
+    'B. Kim, "Building light-weight convolutional neural networks for acoustic scene '
+    'classification using audio embeddings", DCASE 2021 Challenge Task 1A technical report, '
+    "3M, Saint Paul, MN, USA, 2021"
+)
+
+#: Report §3.3: 22.05 kHz mono, window 2048, hop 512, 256 mel bins -> 431 x 256 for 10 s.
+#: The rest follows CP-JKU's processor_d18 (report ref [11]) as far as `logmel` can:
+#: Hann, centred with reflect padding, |STFT|^2, Slaney mel filters up to 11,025 Hz, dB with
+#: ref 1, amin 1e-10, top_db 80. The A-weighting, the mel projection of dB values and the
+#: per-frequency standardisation of processor_d18 are not available (see DEVIATIONS).
+FRONTEND: dict[str, object] = {
+    "sample_rate": 22050,
+    "n_fft": 2048,
+    "win_length": 2048,
+    "hop_length": 512,
+    "window": "hann",
+    "center": True,
+    "pad_mode": "reflect",
+    "power": 2.0,
+    "n_mels": 256,
+    "fmin": 0.0,
+    "fmax": 11025.0,
+    "mel_scale": "slaney",
+    "mel_norm": "slaney",
+    "log": "db",
+    "amin": 1e-10,
+    "ref": 1.0,
+    "top_db": 80.0,
+}
+
+#: Report §3.2-3.3. Phase 1 only: the fine-tuning after pruning belongs to `prune_l1`.
+RECIPE = TrainingRecipe(
+    epochs=500,
+    batch_size=32,  # not stated in the report (ambiguity 1)
+    optimizer="adam",
+    lr=2e-4,
+    loss="cross_entropy",
+    mixup_alpha=0.2,
+    # "randomly chosen 15% of frequency channels and 40% of time-frames ... for each
+    # mini-batch": one block each, up to 38 of 256 bins and 172 of 431 frames (ambiguity 6).
+    specaugment=SpecAugment(
+        time_masks=1, time_width=172, freq_masks=1, freq_width=38, per_sample=False
+    ),
+    frozen_layers=["layer1", "layer2"],  # VGGish conv1/conv2, fixed during phase 1
+    extra={"mixup_mode": "batch", "checkpoint": "best_valid_loss"},
+)
+
+#: Table 2: non-zero parameters per layer (biases included) and in total.
+NONZERO: dict[str, dict[str, int]] = {
+    "pr1": {"layer1": 385, "layer2": 41_038, "layer3": 55_005, "layer4": 19_970, "total": 116_398},
+    "pr2": {"layer1": 365, "layer2": 39_625, "layer3": 53_473, "layer4": 19_965, "total": 113_428},
+    "pr3": {"layer1": 404, "layer2": 43_312, "layer3": 57_141, "layer4": 19_984, "total": 120_841},
+    "pr4": {"layer1": 385, "layer2": 41_058, "layer3": 55_028, "layer4": 19_968, "total": 116_439},
+}
+
+#: Table 3: class-wise log loss and accuracy (%), in SCENES order, then the average.
+# fmt: off
+TABLE3: dict[str, list[tuple[float, float]]] = {
+    "pr1": [
+        (1.180, 55.4), (0.673, 75.8), (1.028, 60.9), (1.327, 53.9), (0.628, 77.4),
+        (1.305, 51.9), (1.048, 61.3), (1.210, 53.5), (0.729, 78.5), (0.968, 64.9),
+        (1.010, 63.4),
+    ],
+    "pr2": [
+        (1.198, 55.4), (0.672, 77.4), (1.032, 60.3), (1.235, 56.9), (0.650, 77.1),
+        (1.346, 49.5), (1.030, 64.3), (1.220, 51.9), (0.705, 78.5), (0.995, 63.9),
+        (1.008, 63.5),
+    ],
+    "pr3": [
+        (1.212, 55.1), (0.674, 76.1), (1.004, 60.6), (1.284, 54.5), (0.669, 74.1),
+        (1.294, 53.2), (1.084, 61.3), (1.224, 51.5), (0.718, 79.5), (0.930, 66.6),
+        (1.009, 63.3),
+    ],
+    "pr4": [
+        (1.211, 56.4), (0.756, 72.7), (0.992, 60.9), (1.287, 53.9), (0.641, 78.1),
+        (1.204, 56.6), (1.068, 62.3), (1.386, 44.1), (0.734, 79.5), (0.811, 70.3),
+        (1.009, 63.5),
+    ],
+}
+# fmt: on
+
+#: Epochs of re-training after pruning: not stated (ambiguity 3).
+FINETUNE_EPOCHS = 100
+#: Calibration batches for static int8 quantization: not stated (ambiguity 4).
+CALIBRATION_BATCHES = 100
+
+DEVIATIONS: list[str] = [
+    "Frontend: the report follows CP-JKU's processor_d18 (|STFT|^2 -> librosa "
+    "perceptual_weighting, i.e. A-weighted dB with ref 1, amin 1e-10, top_db 80 -> Slaney mel "
+    "filterbank applied to those dB values -> per-frequency standardisation with training-set "
+    "mean/std). ascbench's logmel has no A-weighting, no dB-before-mel order and no "
+    "per-frequency standardisation yet, so a plain Slaney log-mel in dB (same STFT, 256 mels, "
+    "fmax 11,025 Hz, top_db 80) is used. Shapes and complexity are unaffected.",
+    "VGGish initialisation: the VGGish conv1/conv2 weights are not bundled. With the default "
+    "model parameter vggish_weights: null, layers 1-2 keep PyTorch's random initialisation "
+    "and, as in the report's phase 1, stay frozen (random fixed features). Set "
+    "model.params.vggish_weights to a local torch.save'd file of the VGGish tensors "
+    "(format: ascbench_kim2021.model) for the report's initialisation.",
+    "Batch size 32 is assumed (not stated in the report).",
+    "Pruning: the report gives only the resulting non-zero counts (Table 2). prune_l1 prunes "
+    "globally by L1 magnitude over the conv and FC weights, biases unpruned, until the model "
+    "holds the Table 2 total of non-zero parameters (biases included); the per-layer counts "
+    "of Table 2 are not targeted and will differ.",
+    f"Re-training after pruning: {FINETUNE_EPOCHS} epochs assumed (not stated); the report "
+    "re-trains with Adam 2e-4 and no frozen layer.",
+    f"int8: PyTorch eager-mode static quantization with the fbgemm qconfig (per-channel "
+    f"weights), conv+ReLU fused, calibrated on {CALIBRATION_BATCHES} training batches "
+    "(calibration set not stated). PyTorch keeps the 266 biases in fp32, which the report's "
+    "size (non-zeros x 1 B) ignores.",
+    "Table 3 is taken to be the result of the final (pruned, int8) model; the report does not "
+    "say whether it was measured before or after quantization.",
+    "SpecAugment '15% of frequency channels and 40% of time-frames' is read as one contiguous "
+    "block of up to 38 bins and one of up to 172 frames, drawn once per mini-batch; mixup "
+    "draws one lambda ~ Beta(0.2, 0.2) per mini-batch.",
+    "Checkpoint selection by the lowest validation loss: the TAU 2020 development set has no "
+    "validation split besides the test split, so this uses whatever validation data the "
+    "runner supplies.",
+]
+
+
+@hookimpl
+def register_models() -> list[Model]:
+    return [
+        Model(
+            "kim2021_vggish_cnn",
+            kim2021_vggish_cnn,
+            "Kim (3M) 2021: 3 conv 3x3 (64/128/64, VGGish conv1-2 init) + max-pool, time max, "
+            "FC 10",
+        )
+    ]
+
+
+def _class_wise(rows: list[tuple[float, float]]) -> dict[str, dict[str, float]]:
+    return {
+        scene: {"log_loss": ll, "accuracy": acc}
+        for scene, (ll, acc) in zip(SCENES, rows[: len(SCENES)], strict=True)
+    }
+
+
+def kim_system(variant: str) -> System:
+    """The system CNN_<variant> (``pr1`` .. ``pr4``) of the report."""
+    nonzero = NONZERO[variant]["total"]
+    average_ll, average_acc = TABLE3[variant][-1]
+    return System(
+        name=f"kim2021_cnn_{variant}",
+        title=f"Kim (3M) CNN_{variant}: VGGish-initialised 3-conv CNN, global L1 pruning to "
+        f"{nonzero:,} non-zeros, int8",
+        report=REPORT,
+        challenge="dcase2021",
+        frontend=ComponentRef(name="logmel", params=FRONTEND),
+        model=ComponentRef(name="kim2021_vggish_cnn", params={"vggish_weights": None}),
+        recipe=RECIPE,
+        compressors=[
+            ComponentRef(
+                name="prune_l1",
+                params={
+                    "scope": "global",
+                    "target_nonzero": nonzero,
+                    "include_bias": False,
+                    "finetune_epochs": FINETUNE_EPOCHS,
+                },
+            ),
+            ComponentRef(
+                name="int8_static",
+                params={
+                    "mode": "eager",
+                    "backend": "fbgemm",
+                    "calibration_batches": CALIBRATION_BATCHES,
+                },
+            ),
+        ],
+        reported=ReportedResults(
+            source=f"Table 2 (non-zero parameters) and Table 3 (dev test split, 2,970 files), "
+            f"CNN_{variant}",
+            nonzero_parameters=nonzero,
+            bytes=nonzero,
+            accuracy=average_acc,
+            log_loss=average_ll,
+            counting="non-zero parameters after pruning, biases included (Table 2); bytes = "
+            "non-zeros x 1 B (int8), the report's own formula '120,841 x 8 bit / 8 / 1024 = "
+            "118 KB' (stated for CNN_pr3 only, applied here to all four); fp32 biases of "
+            "PyTorch quantized layers not counted. Unpruned model: 168,778 parameters (not "
+            "stated in the report).",
+            class_wise=_class_wise(TABLE3[variant]),
+        ),
+        deviations=DEVIATIONS,
+    )
+
+
+@hookimpl
+def register_systems() -> list[System]:
+    return [kim_system(variant) for variant in NONZERO]
