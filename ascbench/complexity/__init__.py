@@ -19,6 +19,7 @@ from ascbench.complexity.tensors import (
     CountedTensor,
     bake_pruning_masks,
     counted_tensors,
+    is_quantized_module,
     size_of,
 )
 from ascbench.rules import RuleSet
@@ -131,7 +132,7 @@ def measure(
 
 
 def _is_quantized(model: torch.nn.Module) -> bool:
-    return any(type(m).__module__.startswith("torch.ao.nn.quantized") for m in model.modules())
+    return any(is_quantized_module(m) for m in model.modules())
 
 
 def _layers(

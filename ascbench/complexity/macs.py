@@ -187,10 +187,41 @@ def _counts_like_torchinfo(module: torch.nn.Module) -> bool:
     return any("weight" in n or "bias" in n for n, _ in module.named_parameters(recurse=False))
 
 
+def _custom_leaf(module: torch.nn.Module) -> bool:
+    """A leaf module of the user's own class that torchinfo charges by parameter count."""
+    return (
+        _counts_like_torchinfo(module)
+        and not type(module).__module__.startswith("torch.")
+        and "Conv" not in type(module).__name__
+    )
+
+
+def _call_counts(model: torch.nn.Module, example: torch.Tensor, names: list[str]) -> dict[str, int]:
+    modules = dict(model.named_modules())
+    calls = dict.fromkeys(names, 0)
+    handles = [
+        modules[n].register_forward_hook(lambda *_, n=n: calls.__setitem__(n, calls[n] + 1))
+        for n in names
+    ]
+    try:
+        with torch.no_grad():
+            model(example)
+    finally:
+        for h in handles:
+            h.remove()
+    return calls
+
+
 def count_macs(
     model: torch.nn.Module, example: torch.Tensor, convention: MacConvention
 ) -> MacCount:
-    """Trace ``model`` on ``example`` (eval mode, no grad) and count MACs by ``convention``."""
+    """Trace ``model`` on ``example`` (eval mode, no grad) and count MACs by ``convention``.
+
+    Leaf modules of torch's own classes are charged by their traced ops. A leaf module of a
+    custom class with weight/bias parameters (and no 'Conv' in its name) is charged as the
+    official counter charges it, ``batch x numel(weights and biases)`` per call; traced work
+    beyond that is reported as functional.
+    """
     analysis = JitModelAnalysis(model, (example,))
     analysis.set_op_handle(**_handles(convention))
     analysis.unsupported_ops_warnings(False)
@@ -224,4 +255,21 @@ def count_macs(
             continue
         target = result.counted if _counts_like_torchinfo(module) else result.functional
         target[name] = own
+    custom = [name for name, module in modules.items() if _custom_leaf(module)]
+    if custom:
+        calls = _call_counts(model, example, custom)
+        batch = int(example.shape[0])
+        for name in custom:
+            params = dict(modules[name].named_parameters(recurse=False))
+            numel = sum(
+                p.numel()
+                for n, p in params.items()
+                if "weight" in n or ("bias" in n and convention.bias)
+            )
+            official = calls[name] * batch * numel
+            traced = sum(result.counted.pop(name, Counter()).values())
+            if official:
+                result.counted[name] = Counter(module=official)
+            if traced > official:
+                result.functional[name] = Counter(beyond_official=traced - official)
     return result

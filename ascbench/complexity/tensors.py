@@ -40,11 +40,14 @@ def _nonzero(t: torch.Tensor) -> int:
     return int(torch.count_nonzero(t.detach()).item())
 
 
-def _is_quantized_module(module: torch.nn.Module) -> bool:
-    """Modules of torch.ao.nn.quantized keep weights in packed params, not in parameters()."""
-    return type(module).__module__.startswith("torch.ao.nn.quantized") and callable(
-        getattr(module, "weight", None)
-    )
+def is_quantized_module(module: torch.nn.Module) -> bool:
+    """Modules of torch.ao.nn.quantized keep weights in packed params, not in parameters().
+
+    Fused int8 modules (torch.ao.nn.intrinsic.quantized: ConvReLU2d, LinearReLU, ...) live
+    elsewhere but subclass the torch.ao.nn.quantized classes.
+    """
+    quantized = any(c.__module__.startswith("torch.ao.nn.quantized") for c in type(module).__mro__)
+    return quantized and callable(getattr(module, "weight", None))
 
 
 def bake_pruning_masks(model: torch.nn.Module) -> tuple[torch.nn.Module, list[str]]:
@@ -78,12 +81,16 @@ def bake_pruning_masks(model: torch.nn.Module) -> tuple[torch.nn.Module, list[st
 def counted_tensors(model: torch.nn.Module, convention: ParameterConvention) -> list[CountedTensor]:
     """Every tensor that counts as parameters under ``convention``, each shared tensor once."""
     seen: set[int] = set()
+    # Unpacked quantized weights are temporaries: keep every counted tensor alive so that id()
+    # stays unique (a freed tensor's id is reused by the next one).
+    alive: list[torch.Tensor] = []
     out: list[CountedTensor] = []
 
     def add(module: str, name: str, kind: str, t: torch.Tensor | None) -> None:
         if t is None or id(t) in seen:
             return
         seen.add(id(t))
+        alive.append(t)
         out.append(CountedTensor(module, name, kind, t.numel(), _nonzero(t), dtype_name(t.dtype)))
 
     for mname, module in model.named_modules():
@@ -92,7 +99,7 @@ def counted_tensors(model: torch.nn.Module, convention: ParameterConvention) -> 
         for bname, b in module.named_buffers(recurse=False):
             if bname in convention.counted_buffers:
                 add(mname, bname, "buffer", b)
-        if _is_quantized_module(module):
+        if is_quantized_module(module):
             add(mname, "weight", "packed", module.weight())
             bias = module.bias() if callable(getattr(module, "bias", None)) else None
             add(mname, "bias", "packed", bias)

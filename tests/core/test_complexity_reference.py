@@ -207,3 +207,35 @@ def test_quantized_weights_count_one_byte_and_biases_their_dtype(rules):
     assert report.bytes == nonzero_w * 1 + 10 * 4
     assert report.macs == 20_410
     assert any("float model" in f for f in report.flags)
+
+
+class Affine(torch.nn.Module):
+    """A custom leaf module with weight and bias (like a folded BN over mel bins)."""
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(n))
+        self.bias = torch.nn.Parameter(torch.zeros(n))
+
+    def forward(self, x):
+        return x * self.weight[:, None] + self.bias[:, None]
+
+
+class CustomLinear(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.randn(10, 40))
+
+    def forward(self, x):  # (B, 1, 40, 51) -> linear over frequency at every frame
+        return torch.matmul(x.squeeze(1).transpose(1, 2), self.weight.t()).mean(1)
+
+
+def test_custom_leaf_modules_are_charged_like_torchinfo(rules):
+    model = torch.nn.Sequential(Affine(40), torch.nn.Flatten(), torch.nn.Linear(40 * 51, 10))
+    report = measure(model.eval(), rules["dcase2022"], (40, 51))  # (C=40, F=51): Affine over C
+    affine = next(layer for layer in report.layers if layer.type == "Affine")
+    assert affine.macs == 80 and affine.functional_macs == 0  # torchinfo: N x (40 + 40)
+    report = measure(CustomLinear(), rules["dcase2022"], SMALL)
+    # torchinfo charges 400 (N x numel); the traced matmul is 51 frames x 400: the rest flagged
+    assert report.macs_official == 400
+    assert report.functional_macs == 51 * 400 - 400
