@@ -5,11 +5,25 @@ from __future__ import annotations
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from ascbench.complexity import ComplexityReport, measure
+from ascbench.complexity import ComplexityReport
 from ascbench.errors import AscbenchError
 from ascbench.plugins import Registry
 from ascbench.rules import RuleSet
 from ascbench.systems import System
+
+
+class StageSummary(BaseModel):
+    """Complexity after one stage of the compressor chain ('uncompressed' first)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    parameters: int
+    nonzero_parameters: int
+    bytes: int
+    macs: int
+    status: str
+    notes: list[str] = Field(default_factory=list)
 
 
 class SystemProfile(BaseModel):
@@ -23,6 +37,9 @@ class SystemProfile(BaseModel):
     status: str = Field(description="'pass', 'fail', 'ambiguous' or 'error'.")
     error: str | None = None
     complexity: ComplexityReport | None = None
+    stages: list[StageSummary] = Field(
+        default_factory=list, description="Complexity after each compressor stage."
+    )
 
 
 class ProfileResult(BaseModel):
@@ -58,42 +75,74 @@ def feature_shape(registry: Registry, system: System, ruleset: RuleSet) -> tuple
     return build_frontend(registry, system).output_shape(ruleset.clip_seconds)
 
 
-def profile_system(registry: Registry, system: System, ruleset: RuleSet) -> SystemProfile:
-    """Measure ``system``'s model on one clip of the rule set's length.
+def compress_for_profile(
+    registry: Registry, system: System, model: torch.nn.Module, ruleset: RuleSet, shape
+) -> tuple[torch.nn.Module, list]:
+    """Apply the system's compressor chain without data: random calibration batches, no
+    fine-tuning. Returns the compressed model and the chain's stage records."""
+    from ascbench.compressors import CompressionContext, build_steps, run_chain
 
-    The model is built untrained: parameter and MAC counts do not depend on training, but
-    non-zero counts only mean something on trained weights.
+    def calibration():
+        generator = torch.Generator().manual_seed(0)
+        for _ in range(4):
+            yield torch.randn((8, *shape), generator=generator)
+
+    resolve = {name: entry.factory for name, entry in registry.entries["compressor"].items()}
+    steps = build_steps(system.compressors, resolve)
+    context = CompressionContext(calibration=calibration, ruleset=ruleset, input_shape=shape)
+    return run_chain(model, steps, context, ruleset, shape)
+
+
+def profile_system(registry: Registry, system: System, ruleset: RuleSet) -> SystemProfile:
+    """Measure ``system``'s model as it would be submitted, on one clip of the rule set's
+    length: built untrained, then compressed by its chain with random calibration data and
+    no fine-tuning. Parameter, byte and MAC counts do not depend on training; non-zero counts
+    only mean something on trained weights.
     """
+    from ascbench.compressors import measure_compressed
+
+    stages: list[StageSummary] = []
     try:
         shape = feature_shape(registry, system, ruleset)
         model = build_model(registry, system, shape, ruleset.num_classes)
-        report = measure(model, ruleset, shape)
+        model, records = compress_for_profile(registry, system, model, ruleset, shape)
+        report = measure_compressed(model, ruleset, shape)
+        stages = [
+            StageSummary(
+                name=r.name,
+                parameters=r.after.parameters,
+                nonzero_parameters=r.after.nonzero_parameters,
+                bytes=r.after.bytes,
+                macs=r.after.macs,
+                status=r.after.status,
+                notes=r.notes,
+            )
+            for r in records
+        ]
     except AscbenchError as exc:
         return SystemProfile(
-            system=system.name,
-            plugin=system.plugin,
-            ruleset=ruleset.name,
-            status="error",
+            system=system.name, plugin=system.plugin, ruleset=ruleset.name, status="error",
             error=str(exc),
-        )
+        )  # fmt: skip
     except Exception as exc:  # a plugin's bug must not stop the other systems
         first = str(exc).splitlines()[0] if str(exc) else ""
         return SystemProfile(
-            system=system.name,
-            plugin=system.plugin,
-            ruleset=ruleset.name,
-            status="error",
+            system=system.name, plugin=system.plugin, ruleset=ruleset.name, status="error",
             error=f"{type(exc).__name__}: {first}",
+        )  # fmt: skip
+    if not ruleset.parameters.count_zeros:
+        report.flags.append(
+            f"{ruleset.name} counts non-zero values only, and these weights are untrained "
+            "(batch-norm biases and running means start at 0): `ascbench run` measures the "
+            "trained model"
         )
     if system.compressors:
         report.flags.append(
-            "compressor chain not applied by `profile` (untrained weights): "
+            "compressed by "
             + " -> ".join(c.name for c in system.compressors)
+            + " on untrained weights with random calibration data and no fine-tuning"
         )
     return SystemProfile(
-        system=system.name,
-        plugin=system.plugin,
-        ruleset=ruleset.name,
-        status=report.status,
-        complexity=report,
-    )
+        system=system.name, plugin=system.plugin, ruleset=ruleset.name, status=report.status,
+        complexity=report, stages=stages,
+    )  # fmt: skip

@@ -34,6 +34,20 @@ class SpecAugment(_Strict):
     per_sample: bool = Field(True, description="Draw masks per example (else one per batch).")
 
 
+class Distillation(_Strict):
+    """Knowledge distillation from a teacher system (Hinton et al., 2015)."""
+
+    teacher: str = Field(
+        pattern=r"^[A-Za-z0-9_.\-]+$",
+        description="Name of the registered teacher system; it is trained (same seed) before the "
+        "student and its logits on the student's training files are stored keyed by file name.",
+    )
+    temperature: float = Field(2.0, gt=0, description="Softmax temperature T.")
+    weight: float = Field(
+        0.5, ge=0, le=1, description="(1 - weight)*loss + weight*T^2*KL(teacher || student)."
+    )
+
+
 class TrainingRecipe(_Strict):
     """How a system is trained. ``ascbench run`` uses a budgeted copy unless ``--full``."""
 
@@ -79,6 +93,9 @@ class TrainingRecipe(_Strict):
     optimizer_params: dict[str, Any] = Field(
         default_factory=dict,
         description="Extra optimizer arguments: betas, eps, amsgrad; nesterov, dampening.",
+    )
+    distillation: Distillation | None = Field(
+        None, description="Learn from a teacher system's outputs; null = off."
     )
     extra: dict[str, Any] = Field(
         default_factory=dict, description="Recipe options specific to a system's plugin."

@@ -96,6 +96,11 @@ def _print_detail(p: SystemProfile) -> None:
                 for i, (v, w) in enumerate(zip(r, widths, strict=True))
             ).rstrip()
         )
+    if len(p.stages) > 1:
+        print("  compressor chain: " + "; ".join(
+            f"{st.name}: {st.parameters:,} params, {st.bytes:,} B, {st.macs:,} MACs ({st.status})"
+            for st in p.stages
+        ))  # fmt: skip
     print(
         f"  fvcore cross-check: {c.fvcore_macs:,} MACs "
         f"({', '.join(f'{k} {v:,}' for k, v in sorted(c.fvcore_by_operator.items()))})"
