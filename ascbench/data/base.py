@@ -37,16 +37,26 @@ class Dataset(BaseModel):
         description="'train' and 'test' at least; 'test' is the labelled evaluation split."
     )
     notes: list[str] = Field(default_factory=list, description="What the loader noticed.")
+    content_hash: str | None = Field(
+        None,
+        description="SHA-256 of the files' contents when known (synthetic data records it); "
+        "then the fingerprint does not depend on file times.",
+    )
 
     def path(self, clip: Clip) -> Path:
         return self.root / clip.filename
 
     def fingerprint(self) -> str:
-        """A hash of the dataset's identity: name, clip list, labels and file sizes/mtimes."""
+        """A hash of the dataset's identity: name, clip list, labels, and the files' content
+        hash when known, else their sizes and modification times."""
         h = hashlib.sha256(f"{self.name}|{self.sample_rate}|{self.clip_seconds}".encode())
+        if self.content_hash:
+            h.update(f"|content {self.content_hash}".encode())
         for split in sorted(self.splits):
             for clip in self.splits[split]:
                 h.update(f"{split}|{clip.filename}|{clip.scene_label}|{clip.device}".encode())
+                if self.content_hash:
+                    continue
                 try:
                     st = self.path(clip).stat()
                     h.update(f"|{st.st_size}|{int(st.st_mtime)}".encode())

@@ -1,0 +1,279 @@
+"""Shared pieces of the dataset loaders: the check report, CSV reading, file and header checks.
+
+Every loader first builds a :class:`DataReport` (what it found, every problem, the dataset if
+it could be built); ``ascbench data check`` prints the report, and the ``load_*`` functions
+raise its first error as a one-line :class:`~ascbench.errors.DatasetError`.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from ascbench.data.audio import audio_info
+from ascbench.data.base import Dataset
+from ascbench.errors import AudioError, DatasetError
+
+#: How many audio headers to read when ``headers="sample"``.
+HEADER_SAMPLE = 256
+HeaderMode = Literal["sample", "all"]
+
+
+@dataclass
+class DataReport:
+    """What a loader found at a path: layout, facts, warnings, errors and the dataset."""
+
+    path: Path
+    layout: str = "unknown"  #: 'tau', 'synthetic' or 'folder'
+    root: Path | None = None
+    dataset: Dataset | None = None
+    facts: list[str] = field(default_factory=list)  #: neutral observations, for printing
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    header_checked: int = 0  #: audio headers read
+    header_total: int = 0  #: audio files in the dataset
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and self.dataset is not None
+
+    def raise_for_errors(self) -> Dataset:
+        """Return the dataset, or raise the first error (one line) as a DatasetError."""
+        if self.errors:
+            more = len(self.errors) - 1
+            suffix = f" (and {more} more problem{'s' * (more > 1)}; run `ascbench data check " \
+                f"{self.path}` to list them)" if more else ""
+            raise DatasetError(self.errors[0] + suffix)
+        if self.dataset is None:  # pragma: no cover - loaders always add an error instead
+            raise DatasetError(f"{self.path}: no dataset could be loaded")
+        return self.dataset
+
+
+def examples(names: Iterable[str], n: int = 3) -> str:
+    """``'a, b, c, ...'`` from the first ``n`` names."""
+    names = list(names)
+    text = ", ".join(names[:n])
+    return text + (", ..." if len(names) > n else "")
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+@dataclass
+class Table:
+    """A delimited text file read by header name."""
+
+    path: Path
+    columns: list[str]
+    rows: list[tuple[int, dict[str, str]]]  #: (line number, {column: value})
+    delimiter: str
+
+
+def read_table(path: Path, required: Iterable[str], *, what: str = "file") -> Table:
+    """Read a CSV/TSV with a header row; columns are matched by (lower-cased) name.
+
+    The delimiter is a tab if the header has one, else a comma, else a semicolon (a single
+    column needs none). LF and CRLF line endings, a UTF-8 byte-order mark, blank lines and a
+    missing final newline are all accepted. Raises :class:`DatasetError` naming the file and
+    line for a missing required column or a short row.
+    """
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DatasetError(
+            f"{path}: not UTF-8 text (byte {exc.start}); save the {what} as UTF-8 CSV"
+        ) from exc
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read the {what} ({exc.strerror})") from exc
+    lines = text.splitlines()
+    header = lines[0] if lines else ""
+    delimiter = "\t" if "\t" in header else "," if "," in header else ";" if ";" in header else "\t"
+    reader = csv.reader(lines, delimiter=delimiter)
+    columns: list[str] = []
+    rows: list[tuple[int, dict[str, str]]] = []
+    for line_no, fields in enumerate(reader, start=1):
+        if not columns:
+            columns = [c.strip().lower() for c in fields]
+            missing = [c for c in required if c not in columns]
+            if missing:
+                found = ", ".join(f"'{c}'" for c in columns) or "nothing"
+                raise DatasetError(
+                    f"{path}: no {', '.join(repr(c) for c in missing)} column in the header row "
+                    f"(found {found}); the first line must name the columns"
+                )
+            continue
+        if not any(f.strip() for f in fields):
+            continue
+        if len(fields) < len(columns):
+            needed = [c for c in required if columns.index(c) >= len(fields)]
+            if needed:
+                raise DatasetError(
+                    f"{path}:{line_no}: row has {len(fields)} field(s) but the header has "
+                    f"{len(columns)}; fix the row (is the delimiter '{delimiter!r}' right?)"
+                )
+        rows.append((line_no, {c: (fields[i].strip() if i < len(fields) else "")
+                               for i, c in enumerate(columns)}))  # fmt: skip
+    if not columns:
+        raise DatasetError(f"{path}: the {what} is empty; it needs a header row and data rows")
+    return Table(path=path, columns=columns, rows=rows, delimiter=delimiter)
+
+
+def normalise_name(name: str, *, audio_prefix: bool = False) -> str:
+    """A listed file name as a clean relative POSIX path.
+
+    Backslashes become slashes, a leading './' is dropped and a doubled 'audio/audio/' prefix
+    is collapsed; with ``audio_prefix`` a bare name gets 'audio/' in front (TAU layout).
+    """
+    name = name.strip().replace("\\", "/")
+    while name.startswith("./"):
+        name = name[2:]
+    while name.startswith("audio/audio/"):
+        name = name[len("audio/") :]
+    if audio_prefix and "/" not in name:
+        name = "audio/" + name
+    return name
+
+
+# --------------------------------------------------------------------------- files
+
+
+def existing_files(root: Path, names: Iterable[str]) -> set[str]:
+    """Those of ``names`` (relative to ``root``) that exist as files, with one directory
+    listing per folder instead of one ``stat`` per file."""
+    by_dir: dict[str, list[str]] = {}
+    for name in names:
+        head, _, tail = name.rpartition("/")
+        by_dir.setdefault(head, []).append(tail)
+    found: set[str] = set()
+    for head, tails in by_dir.items():
+        folder = root / head if head else root
+        try:
+            with os.scandir(folder) as it:
+                present = {e.name for e in it if e.is_file()}
+        except OSError:
+            continue
+        found.update(f"{head}/{t}" if head else t for t in tails if t in present)
+    return found
+
+
+def _sample(names: list[str], mode: HeaderMode) -> list[str]:
+    if mode == "all" or len(names) <= HEADER_SAMPLE:
+        return names
+    step = len(names) / HEADER_SAMPLE
+    return [names[int(i * step)] for i in range(HEADER_SAMPLE)]
+
+
+def check_headers(
+    report: DataReport,
+    root: Path,
+    names: list[str],
+    mode: HeaderMode = "sample",
+    clip_seconds: float | None = None,
+    progress: bool = False,
+) -> tuple[int, float] | None:
+    """Read the headers of (a sample of) ``names`` and record problems in ``report``.
+
+    Errors: unreadable files; clips of different lengths (e.g. 1-s and 10-s clips mixed);
+    a clip length other than ``clip_seconds`` when given. Warnings: several sample rates,
+    multi-channel files. Returns ``(sample_rate, clip_seconds)`` of the majority, or None when
+    no header could be read.
+    """
+    names = sorted(names)
+    chosen = _sample(names, mode)
+    report.header_checked, report.header_total = len(chosen), len(names)
+    durations: dict[str, float] = {}
+    rates: Counter[int] = Counter()
+    channels: Counter[int] = Counter()
+    subtypes: Counter[str] = Counter()
+    unreadable: list[str] = []
+    iterator: Iterable[str] = chosen
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(chosen, desc="reading headers", unit="file", leave=False)
+    for name in iterator:
+        try:
+            info = audio_info(root / name)
+        except AudioError as exc:
+            unreadable.append(str(exc))
+            continue
+        durations[name] = info.seconds
+        rates[info.sample_rate] += 1
+        channels[info.channels] += 1
+        subtypes[info.subtype] += 1
+    if unreadable:
+        report.errors.append(
+            f"{len(unreadable)} of {len(chosen)} checked audio files cannot be read; first: "
+            f"{unreadable[0]}"
+        )
+    if not durations:
+        return None
+    # clip length: the median; anything off by more than 10 % is a different length
+    ordered = sorted(durations.values())
+    median = ordered[len(ordered) // 2]
+    groups: dict[float, list[str]] = {}
+    for name, sec in durations.items():
+        key = median if abs(sec - median) <= 0.1 * median else round(sec, 1)
+        groups.setdefault(key, []).append(name)
+    if len(groups) > 1:
+        parts = [f"{len(v)} clips of {k:g} s (e.g. {v[0]})"
+                 for k, v in sorted(groups.items(), key=lambda kv: -len(kv[1]))]  # fmt: skip
+        report.errors.append(
+            f"{root}: mixed clip lengths: {'; '.join(parts)}; a dataset must have one clip "
+            "length (do not mix the 10-s 2020 and 1-s 2022 sets): remove the odd files"
+        )
+    clip = round(median, 3)
+    if clip_seconds is not None and abs(clip - clip_seconds) > 0.1 * clip_seconds:
+        report.errors.append(
+            f"{root}: clips are {clip:g} s long but {clip_seconds:g}-s clips are required; "
+            + ("use the TAU 2022 Mobile set (1-s clips) or a 10-s rule set (dcase2021)"
+               if clip_seconds < clip else
+               "use the TAU 2020 Mobile set (10-s clips) or a 1-s rule set (dcase2022)")
+        )  # fmt: skip
+    rate = rates.most_common(1)[0][0]
+    if len(rates) > 1:
+        report.warnings.append(
+            "several sample rates: "
+            + ", ".join(f"{r} Hz ({n} files)" for r, n in rates.most_common())
+            + "; audio is resampled when read"
+        )
+    if any(c > 1 for c in channels):
+        multi = sum(n for c, n in channels.items() if c > 1)
+        report.warnings.append(f"{multi} checked files have more than one channel; they are "
+                               "averaged to mono when read")  # fmt: skip
+    what = "all" if len(chosen) == len(names) else f"{len(chosen)} of {len(names)}"
+    report.facts.append(
+        f"audio headers checked: {what}; {clip:g} s, "
+        + ", ".join(f"{r} Hz" for r in rates)
+        + ", " + ", ".join(f"{n}x {s}" for s, n in subtypes.most_common())
+        + ", " + ", ".join(f"{n}x {c} ch" for c, n in channels.most_common())
+    )
+    return rate, clip
+
+
+def decode_all(report: DataReport, root: Path, names: list[str], sample_rate: int,
+               progress: bool = False) -> None:
+    """Decode every file (slow) and record unreadable, empty, NaN or infinite audio."""
+    from ascbench.data.audio import load_audio
+
+    iterator: Iterable[str] = sorted(names)
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(iterator, desc="decoding audio", unit="file", leave=False)
+    bad: list[str] = []
+    for name in iterator:
+        try:
+            load_audio(root / name, sample_rate)
+        except AudioError as exc:
+            bad.append(str(exc))
+    if bad:
+        report.errors.append(f"{len(bad)} of {len(names)} audio files are unusable; first: "
+                             f"{bad[0]}")  # fmt: skip
+    else:
+        report.facts.append(f"decoded all {len(names)} audio files: no problems")

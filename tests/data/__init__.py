@@ -1,0 +1,1 @@
+"""Tests of ascbench.data and `ascbench data`."""
