@@ -9,6 +9,8 @@ from typing import Any
 
 import torch
 
+from ascbench.errors import AscbenchError
+
 
 class FeatureExtractor(torch.nn.Module):
     """Maps waveforms ``(batch, samples)`` at :attr:`sample_rate` to ``(batch, C, F, T)``.
@@ -44,3 +46,7 @@ class FeatureExtractor(torch.nn.Module):
         if center:
             return 1 + samples // hop
         return 1 + max(0, math.floor((samples - n_fft) / hop))
+
+
+class FrontendError(AscbenchError, ValueError):
+    """A frontend's parameters are invalid (also a ValueError, for callers that expect one)."""
