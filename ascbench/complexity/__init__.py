@@ -14,7 +14,7 @@ import fvcore
 import torch
 
 from ascbench.complexity.macs import MacCount, count_macs
-from ascbench.complexity.report import ComplexityReport, LayerComplexity
+from ascbench.complexity.report import ComplexityReport, ComplexitySummary, LayerComplexity
 from ascbench.complexity.tensors import (
     CountedTensor,
     bake_pruning_masks,
@@ -26,6 +26,7 @@ from ascbench.rules import RuleSet
 
 __all__ = [
     "ComplexityReport",
+    "ComplexitySummary",
     "CountedTensor",
     "LayerComplexity",
     "MacCount",
@@ -88,10 +89,12 @@ def measure(
     if macs.unsupported:
         ops = ", ".join(f"{k} x{v}" for k, v in sorted(macs.unsupported.items()))
         flags.append(f"ops without a MAC rule were counted as 0: {ops}")
-    if macs.uncalled_modules:
+    holders = {t.module for t in tensors}
+    uncalled = [m for m in macs.uncalled_modules if m in holders]
+    if uncalled:
         flags.append(
             "modules never called in the forward pass (parameters still counted): "
-            + ", ".join(macs.uncalled_modules)
+            + ", ".join(uncalled)
         )
     if mac_model is not None:
         flags.append("MACs were traced on the float model the compressed model was made from")

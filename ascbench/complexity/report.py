@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ascbench.rules import LimitCheck
 
@@ -62,3 +64,59 @@ class ComplexityReport(BaseModel):
         if any(c.status == "ambiguous" for c in self.checks):
             return "ambiguous"
         return "pass"
+
+
+class ComplexitySummary(BaseModel):
+    """The headline numbers of a :class:`ComplexityReport`: what a compressor stage records and
+    what a leaderboard entry keeps (the per-layer breakdown stays in the report)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    convention: str = Field(description="MAC convention name, e.g. 'nessi-torch'.")
+    counter: str = Field(description="What counted: ascbench and fvcore versions.")
+    input_shape: list[int] = Field(description="(batch, channels, freq, time) of the model input.")
+    parameters: int = Field(ge=0)
+    nonzero_parameters: int = Field(ge=0)
+    bytes: int = Field(ge=0)
+    macs: int = Field(ge=0, description="All traced MACs, functional ops included.")
+    macs_official: int = Field(ge=0, description="MACs the official counter would report.")
+    fvcore_macs: int = Field(ge=0, description="fvcore's own total, as a cross-check.")
+    values_by_dtype: dict[str, int] = Field(
+        default_factory=dict, description="Counted values by stored dtype."
+    )
+    status: str | None = Field(
+        None, description="'pass', 'fail' or 'ambiguous' under the rule set's limits."
+    )
+    flags: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ComplexitySummary:
+        if self.nonzero_parameters > self.parameters:
+            raise ValueError(
+                f"nonzero_parameters {self.nonzero_parameters} exceeds parameters {self.parameters}"
+            )
+        if self.macs_official > self.macs:
+            raise ValueError(f"macs_official {self.macs_official} exceeds macs {self.macs}")
+        return self
+
+    @classmethod
+    def from_report(cls, report: Any) -> ComplexitySummary:
+        """Summarise a :class:`ComplexityReport` (or anything with the same attributes)."""
+        return cls(
+            convention=report.convention,
+            counter=report.counter,
+            input_shape=list(report.input_shape),
+            parameters=report.parameters,
+            nonzero_parameters=report.nonzero_parameters,
+            bytes=report.bytes,
+            macs=report.macs,
+            macs_official=report.macs_official,
+            fvcore_macs=report.fvcore_macs,
+            values_by_dtype=dict(report.values_by_dtype),
+            status=report.status,
+            flags=list(report.flags),
+        )
+
+    def quantity(self, name: str) -> int:
+        """The measured value a limit on ``name`` (parameters, bytes, ...) is checked against."""
+        return int(getattr(self, name))

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from ascbench.complexity import ComplexityReport, measure
+from ascbench.complexity import ComplexityReport, ComplexitySummary, measure
 from ascbench.compressors.base import CompressionError
 from ascbench.compressors.quantize import float_reference
 from ascbench.rules import RuleSet
@@ -51,34 +51,6 @@ class CompressionContext:
     def note(self, message: str) -> None:
         """Attach a note to the stage being run."""
         self.notes.append(" ".join(str(message).split()))
-
-
-class ComplexitySummary(BaseModel):
-    """The headline numbers of a ComplexityReport."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    parameters: int
-    nonzero_parameters: int
-    bytes: int
-    macs: int
-    macs_official: int
-    status: str = Field(description="pass, fail or ambiguous under the rule set's limits.")
-    values_by_dtype: dict[str, int] = Field(default_factory=dict)
-    flags: list[str] = Field(default_factory=list)
-
-    @classmethod
-    def from_report(cls, report: ComplexityReport) -> ComplexitySummary:
-        return cls(
-            parameters=report.parameters,
-            nonzero_parameters=report.nonzero_parameters,
-            bytes=report.bytes,
-            macs=report.macs,
-            macs_official=report.macs_official,
-            status=report.status,
-            values_by_dtype=dict(report.values_by_dtype),
-            flags=list(report.flags),
-        )
 
 
 class StageRecord(BaseModel):

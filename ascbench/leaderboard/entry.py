@@ -41,6 +41,7 @@ from pydantic import (
     model_validator,
 )
 
+from ascbench.complexity.report import ComplexitySummary
 from ascbench.errors import AscbenchError
 from ascbench.rules import Limit, LimitCheck, RuleSet
 from ascbench.scenes import DEVICE_GROUPS, DEVICES, SCENES
@@ -216,51 +217,6 @@ class Metrics(_Strict):
             extra=extra,
             **scored,
         )
-
-
-class ComplexitySummary(_Strict):
-    """The parts of a :class:`~ascbench.complexity.report.ComplexityReport` the board keeps."""
-
-    convention: str = Field(description="MAC convention name, e.g. 'nessi-torch'.")
-    counter: str = Field(description="What counted: ascbench and fvcore versions.")
-    input_shape: list[int] = Field(description="(batch, channels, freq, time) of the model input.")
-    parameters: int = Field(ge=0)
-    nonzero_parameters: int = Field(ge=0)
-    bytes: int = Field(ge=0)
-    macs: int = Field(ge=0, description="All traced MACs, functional ops included.")
-    macs_official: int = Field(ge=0, description="MACs the official counter would report.")
-    fvcore_macs: int = Field(ge=0, description="fvcore's own total, as a cross-check.")
-    flags: list[str] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> ComplexitySummary:
-        if self.nonzero_parameters > self.parameters:
-            raise ValueError(
-                f"nonzero_parameters {self.nonzero_parameters} exceeds parameters {self.parameters}"
-            )
-        if self.macs_official > self.macs:
-            raise ValueError(f"macs_official {self.macs_official} exceeds macs {self.macs}")
-        return self
-
-    @classmethod
-    def from_report(cls, report: Any) -> ComplexitySummary:
-        """Summarise a ``ComplexityReport`` (or anything with the same attributes)."""
-        return cls(
-            convention=report.convention,
-            counter=report.counter,
-            input_shape=list(report.input_shape),
-            parameters=report.parameters,
-            nonzero_parameters=report.nonzero_parameters,
-            bytes=report.bytes,
-            macs=report.macs,
-            macs_official=report.macs_official,
-            fvcore_macs=report.fvcore_macs,
-            flags=list(report.flags),
-        )
-
-    def quantity(self, name: str) -> int:
-        """The measured value a limit on ``name`` (parameters, bytes, …) is checked against."""
-        return int(getattr(self, name))
 
 
 def overall_status(checks: list[LimitCheck]) -> ComplianceStatus:
