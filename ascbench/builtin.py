@@ -5,7 +5,7 @@ from __future__ import annotations
 from ascbench.components import Compressor, Frontend
 from ascbench.compressors import FoldBatchNorm, Fp16, Int8Static, PruneL1
 from ascbench.evaluation import builtin_evaluators
-from ascbench.frontends.logmel import LogMel
+from ascbench.frontends import LogMel, preset
 from ascbench.hookspecs import hookimpl
 from ascbench.rules import builtin_rulesets
 
@@ -21,8 +21,14 @@ def register_frontends():
         Frontend(
             "logmel",
             LogMel,
-            "Log-mel spectrogram (STFT, Slaney/HTK mel filters, dB or ln, optional deltas)",
-        )
+            "Log-mel spectrogram, librosa-exact (Slaney/HTK mel, dB/ln, top_db, deltas incl. "
+            "valid crop, A-weighting, min-max)",
+        ),
+        Frontend(
+            "logmel-preset",
+            preset,
+            "LogMel with a named preset's settings (name=...) plus overrides",
+        ),
     ]
 
 

@@ -1,0 +1,531 @@
+"""``ascbench run``: train, compress, evaluate and measure systems; write the leaderboard.
+
+Data flows one way, one stage per module:
+
+    audio (ascbench.data) -> features (ascbench.features) -> model (plugins) -> training
+    (ascbench.training) -> compressor chain (ascbench.compressors) -> evaluation
+    (ascbench.evaluation) -> complexity (ascbench.complexity) -> entry (ascbench.leaderboard)
+
+Every (system, rule set, seed) is one :class:`Job`. :func:`run_job` runs one job from scratch
+and returns its leaderboard entry, so that an executor on another machine can run it too.
+:func:`run` runs the jobs of a command line in order (teachers before their students), writes
+each entry atomically as soon as it is finished, skips finished ones with ``resume``, turns a
+failing job into a ``failed`` entry with its reason, and renders the leaderboard at the end.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ascbench.errors import AscbenchError
+from ascbench.plugins import Registry
+from ascbench.rules import RuleSet
+from ascbench.systems import System
+
+#: Without --budget or --full, each system trains for at most this many epochs ...
+DEFAULT_EPOCHS = 3
+#: ... and stops at the end of the epoch that crosses this many minutes.
+DEFAULT_MINUTES = 1.0
+
+
+class RunError(AscbenchError):
+    """A run cannot start as asked (bad budget, unknown teacher, ...)."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How long each system trains: ``epochs`` and/or ``minutes``, or the report's recipe
+    (``full``)."""
+
+    epochs: int | None = None
+    minutes: float | None = None
+    full: bool = False
+
+    def for_recipe(self, recipe_epochs: int) -> tuple[int, float | None]:
+        """``(epochs, minutes)`` for a recipe of ``recipe_epochs`` epochs."""
+        if self.full:
+            return recipe_epochs, None
+        if self.epochs is None and self.minutes is None:
+            return min(recipe_epochs, DEFAULT_EPOCHS), DEFAULT_MINUTES
+        if self.epochs is None:  # a time budget alone: the schedule spans the recipe's epochs
+            return recipe_epochs, self.minutes
+        return self.epochs, self.minutes
+
+
+def parse_budget(text: str | None, *, full: bool = False) -> Budget:
+    """``--budget``: ``N`` (epochs), ``Nm``/``Ns``/``Nh`` (minutes per system), or both as
+    ``N,Nm``. None means the default budget."""
+    if full:
+        if text:
+            raise RunError("--full runs the report's own recipe; drop --budget or --full")
+        return Budget(full=True)
+    if not text:
+        return Budget()
+    epochs, minutes = None, None
+    for part in text.replace(" ", "").split(","):
+        m = re.fullmatch(r"(\d+(?:\.\d+)?)(m|min|s|h)?", part)
+        if not m or (m.group(2) is None and "." in m.group(1)):
+            raise RunError(
+                f"--budget {text!r} is not understood; use epochs ('5'), a time per system "
+                "('90s', '2m', '1h') or both ('5,2m')"
+            )
+        value, unit = float(m.group(1)), m.group(2)
+        if unit is None:
+            epochs = int(value)
+        else:
+            minutes = value * {"s": 1 / 60, "m": 1.0, "min": 1.0, "h": 60.0}[unit]
+    if (epochs is not None and epochs < 1) or (minutes is not None and minutes <= 0):
+        raise RunError(f"--budget {text!r} must be at least one epoch or a positive time")
+    return Budget(epochs=epochs, minutes=minutes)
+
+
+@dataclass
+class RunSettings:
+    """Everything a job needs besides the system and seed."""
+
+    ruleset: RuleSet
+    data: str | None = None
+    budget: Budget = field(default_factory=Budget)
+    device: str = "cpu"
+    results: Path = Path("results")
+    resume: bool = False
+    progress: bool = True
+    workers: int = 2
+    cache_root: Path | None = None
+    plugins: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Job:
+    """One (system, seed) under the run's rule set."""
+
+    system: str
+    seed: int
+
+
+def teacher_of(system: System) -> str | None:
+    """The name of the system whose outputs ``system`` is distilled from, if any."""
+    spec = system.recipe.distillation
+    return spec.teacher if spec is not None else None
+
+
+def plan(systems: Sequence[System], seeds: Sequence[int], registry: Registry) -> list[Job]:
+    """Jobs in an order where every teacher runs before its students (same seed).
+
+    A student whose teacher was not selected brings its teacher along.
+    """
+    by_name = {s.name: s for s in systems}
+    for system in list(systems):
+        name = teacher_of(system)
+        while name and name not in by_name:
+            teacher = registry.system(name)
+            by_name[name] = teacher
+            name = teacher_of(teacher)
+    ordered: list[str] = []
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in ordered:
+            return
+        if name in path:
+            raise RunError(f"distillation cycle: {' -> '.join((*path, name))}")
+        teacher = teacher_of(by_name[name])
+        if teacher:
+            visit(teacher, (*path, name))
+        ordered.append(name)
+
+    for name in by_name:
+        visit(name, ())
+    return [Job(name, seed) for seed in seeds for name in ordered]
+
+
+# -- one job ------------------------------------------------------------------------------------
+class _Clips:
+    """A feature set as the trainer's ClipData: ``(features, label, device, filename)``."""
+
+    def __init__(self, features):
+        self.features = features
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def __getitem__(self, i: int):
+        x, label = self.features[i][:2]
+        return x, label, self.features.devices[i], self.features.filenames[i]
+
+
+def _say(settings: RunSettings, message: str) -> None:
+    """A status line on stderr (between progress bars when they are shown)."""
+    from tqdm import tqdm
+
+    tqdm.write(message, file=sys.stderr)
+
+
+def _plugin_versions(registry: Registry) -> dict[str, str]:
+    return {p.name: p.version for p in registry.plugins if p.version}
+
+
+def _teacher_path(settings: RunSettings, teacher: str, seed: int) -> Path:
+    return settings.results / settings.ruleset.name / teacher / f"seed{seed}.teacher.pt"
+
+
+def run_job(job: Job, registry: Registry, settings: RunSettings, dataset=None):
+    """Run one job from scratch and return its :class:`LeaderboardEntry` (never raises for a
+    failure of the system itself: that becomes a ``failed`` entry with its reason)."""
+    from ascbench.leaderboard import (
+        Budget as EntryBudget,
+    )
+    from ascbench.leaderboard import (
+        DatasetInfo,
+        build_entry,
+        collect_provenance,
+        utc_now,
+    )
+
+    system = registry.system(job.system)
+    ruleset = settings.ruleset
+    started = utc_now()
+    budget_epochs, budget_minutes = settings.budget.for_recipe(system.recipe.epochs)
+    entry_budget = EntryBudget(
+        full=settings.budget.full, epochs=budget_epochs, minutes=budget_minutes
+    )
+    dataset_info = None
+    outcome: dict[str, Any] = {}
+    error = None
+    try:
+        if dataset is None:
+            dataset = load_run_dataset(settings)
+        dataset_info = DatasetInfo(
+            name=dataset.name,
+            fingerprint=dataset.fingerprint(),
+            clips={k: len(v) for k, v in dataset.splits.items()},
+        )
+        outcome = _train_compress_evaluate(
+            job, system, registry, settings, dataset, budget_epochs, budget_minutes
+        )
+        entry_budget = EntryBudget(
+            full=settings.budget.full, epochs=outcome["epochs"], minutes=budget_minutes
+        )
+    except KeyboardInterrupt:
+        raise
+    except AscbenchError as exc:
+        error = str(exc)
+    except Exception as exc:  # a plugin's bug fails its own entry, not the run
+        error = _describe_failure(exc, system, job, settings)
+    provenance = collect_provenance(
+        seed=job.seed,
+        budget=entry_budget,
+        device=settings.device,
+        started=started,
+        dataset=dataset_info,
+        plugin_versions=_plugin_versions(registry),
+    )
+    plugin = next((p for p in registry.plugins if p.name == system.plugin), None)
+    return build_entry(
+        system=system,
+        ruleset=ruleset,
+        seed=job.seed,
+        provenance=provenance,
+        complexity=outcome.get("complexity"),
+        metrics=outcome.get("metrics"),
+        stages=outcome.get("stages"),
+        artifacts=outcome.get("artifacts"),
+        error=error,
+        plugin_version=plugin.version if plugin else "",
+    )
+
+
+def _describe_failure(exc: BaseException, system: System, job: Job, settings: RunSettings) -> str:
+    """One line naming the exception and the innermost ascbench or plugin frame; the full
+    traceback goes to ``seed<k>.error.txt`` beside the entry."""
+    from ascbench.atomic import atomic_write_text
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if "site-packages" not in f.filename or "ascbench" in f.filename]
+    frame = (ours or frames)[-1]
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    where = f"{Path(frame.filename).name}:{frame.lineno}"
+    path = settings.results / settings.ruleset.name / system.name / f"seed{job.seed}.error.txt"
+    try:
+        atomic_write_text(path, "".join(traceback.format_exception(exc)))
+        where += f"; traceback in {path}"
+    except OSError:
+        pass
+    return f"{type(exc).__name__}: {first} ({where})"
+
+
+def load_run_dataset(settings: RunSettings):
+    from ascbench.data import load_dataset
+
+    return load_dataset(
+        settings.data, clip_seconds=settings.ruleset.clip_seconds, progress=settings.progress
+    )
+
+
+def _train_compress_evaluate(
+    job: Job,
+    system: System,
+    registry: Registry,
+    settings: RunSettings,
+    dataset,
+    epochs: int,
+    minutes: float | None,
+) -> dict[str, Any]:
+    from ascbench.compressors import CompressionContext, build_steps, run_chain
+    from ascbench.evaluation import build_tta, evaluate
+    from ascbench.features import features_for
+    from ascbench.leaderboard import FileRef, Metrics, Stage
+    from ascbench.leaderboard.entry import Compliance
+    from ascbench.profiling import build_frontend, build_model
+    from ascbench.training import seed_everything, train
+
+    ruleset = settings.ruleset
+    frontend = build_frontend(registry, system)
+    if abs(frontend.output_shape(dataset.clip_seconds)[-1]) == 0:
+        raise RunError(f"system '{system.name}': its frontend yields no frames for these clips")
+    _say(settings, f"[{system.name} seed {job.seed}] features")
+    features = {
+        split: features_for(
+            dataset,
+            split,
+            frontend,
+            cache_root=settings.cache_root,
+            workers=settings.workers,
+            progress=settings.progress,
+        )
+        for split in ("train", "test")
+    }
+    input_shape = tuple(features["train"].shape[1:])
+    seed_everything(job.seed)
+    model = build_model(registry, system, input_shape, ruleset.num_classes)
+    teacher = _teacher_targets(system, job, settings, features["train"])
+    _say(settings, f"[{system.name} seed {job.seed}] training {epochs} epochs")
+    result = train(
+        model,
+        _Clips(features["train"]),
+        system.recipe,
+        epochs=epochs,
+        max_minutes=minutes,
+        seed=job.seed,
+        device=settings.device,
+        progress=settings.progress,
+        description=system.name,
+        teacher=teacher,
+    )
+    model = model.cpu().eval()
+    test = _Clips(features["test"])
+    tta = build_tta(system.evaluation, system.recipe)
+
+    def score(m: torch.nn.Module) -> dict[str, float]:
+        res, _ = evaluate(
+            m, test, batch_size=64, device="cpu", tta_passes=1, tta=None, seed=job.seed
+        )
+        return {"accuracy": res.accuracy, "log_loss": res.log_loss}
+
+    def finetune(m: torch.nn.Module) -> torch.nn.Module:
+        ft_epochs = max(1, epochs // 2)
+        if settings.budget.full:
+            ft_epochs = int(system.recipe.extra.get("finetune_epochs", max(1, epochs // 2)))
+        recipe = system.recipe.model_copy(update={"frozen_layers": [], "frozen_epochs": None})
+        train(
+            m, _Clips(features["train"]), recipe, epochs=ft_epochs, max_minutes=minutes,
+            seed=job.seed, device=settings.device, progress=settings.progress,
+            description=f"{system.name} fine-tune",
+        )  # fmt: skip
+        return m.cpu().eval()
+
+    def calibration():
+        generator = torch.Generator().manual_seed(job.seed)
+        order = torch.randperm(len(features["train"]), generator=generator)[:320].tolist()
+        for start in range(0, len(order), 32):
+            yield torch.stack([features["train"][i][0] for i in order[start : start + 32]])
+
+    resolve = {name: entry.factory for name, entry in registry.entries["compressor"].items()}
+    steps = build_steps(system.compressors, resolve)
+    context = CompressionContext(
+        calibration=calibration,
+        finetune=finetune,
+        evaluate=score,
+        ruleset=ruleset,
+        input_shape=input_shape,
+        progress=(lambda msg: _say(settings, f"[{system.name} seed {job.seed}] {msg}")),
+    )
+    if steps:
+        _say(settings, f"[{system.name} seed {job.seed}] compressing")
+    model, records = run_chain(model, steps, context, ruleset, input_shape)
+    from ascbench.compressors import measure_compressed
+
+    final = measure_compressed(model, ruleset, input_shape)
+    if result.notes:
+        final.flags.extend(f"training: {n}" for n in result.notes)
+    if result.truncated:
+        final.flags.append(f"training stopped by the time budget: {result.stop_reason}")
+    _say(settings, f"[{system.name} seed {job.seed}] evaluating")
+    scores, predictions = evaluate(
+        model,
+        test,
+        batch_size=64,
+        device="cpu",
+        tta_passes=system.evaluation.tta_passes,
+        tta=tta,
+        seed=job.seed,
+        evaluators={
+            r.name: registry.get("evaluator", r.name).build(**r.params)
+            for r in system.evaluation.evaluators
+        },
+    )
+    if teacher_students(system, registry, settings):
+        _save_teacher_outputs(model, system, job, settings, features["train"])
+    stages = [
+        Stage(
+            name=r.name,
+            params=r.params,
+            complexity=r.after,
+            compliance=Compliance.from_checks(
+                [lim.check(getattr(r.after, lim.quantity)) for lim in ruleset.limits]
+            ),
+            metrics=Metrics.model_validate(r.metrics) if r.metrics else None,
+        )
+        for r in records
+    ]
+    from ascbench.leaderboard import ResultStore
+    from ascbench.submission import write_output_csv
+
+    store = ResultStore(settings.results)
+    pred_path = store.predictions_path(system.name, ruleset.name, job.seed)
+    write_output_csv(pred_path, predictions.filenames, predictions.probabilities, keep_paths=True)
+    return {
+        "complexity": final,
+        "metrics": _metrics(scores),
+        "stages": stages,
+        "artifacts": {"predictions": FileRef.of(pred_path, pred_path.parent)},
+        "epochs": result.epochs_completed,
+    }
+
+
+def _metrics(scores):
+    """The leaderboard's Metrics from an EvaluationResult (clip counts dropped)."""
+    from ascbench.leaderboard import Metrics
+
+    def table(rows: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        return {
+            k: {"accuracy": v["accuracy"], "log_loss": v["log_loss"]}
+            for k, v in rows.items()
+            if "accuracy" in v and "log_loss" in v
+        }
+
+    extra = {
+        f"{name}.{key}": float(value)
+        for name, values in scores.extra.items()
+        for key, value in values.items()
+    }
+    return Metrics(
+        accuracy=scores.accuracy,
+        log_loss=scores.log_loss,
+        class_wise=table(scores.class_wise),
+        device_wise=table(scores.device_wise),
+        device_groups=table(scores.device_groups),
+        ece=scores.ece,
+        extra=extra,
+    )
+
+
+def teacher_students(system: System, registry: Registry, settings: RunSettings) -> bool:
+    """Whether any registered system distils from ``system``."""
+    return any(teacher_of(s) == system.name for s in registry.systems())
+
+
+def _teacher_targets(system: System, job: Job, settings: RunSettings, train_features):
+    from ascbench.compressors import TeacherOutputs
+
+    spec = system.recipe.distillation
+    if spec is None:
+        return None
+    path = _teacher_path(settings, spec.teacher, job.seed)
+    if not path.exists():
+        raise RunError(
+            f"{path}: the outputs of teacher '{spec.teacher}' (seed {job.seed}) are missing; run "
+            f"the teacher first (`ascbench run --system {spec.teacher}`) or both together"
+        )
+    outputs = TeacherOutputs.load(path, fingerprint=_features_fingerprint(train_features))
+    return outputs.targets(spec, train_features.filenames)
+
+
+def _features_fingerprint(features) -> str:
+    """Identity of the training rows a teacher's outputs were computed on (names in order)."""
+    import hashlib
+
+    return hashlib.sha256("\n".join(features.filenames).encode()).hexdigest()[:16]
+
+
+def _save_teacher_outputs(model, system: System, job: Job, settings: RunSettings, train_features):
+    from ascbench.compressors import TeacherOutputs
+
+    def batches():
+        for start in range(0, len(train_features), 64):
+            rows = range(start, min(start + 64, len(train_features)))
+            yield (
+                torch.stack([train_features[i][0] for i in rows]),
+                [train_features.filenames[i] for i in rows],
+            )
+
+    outputs = TeacherOutputs.from_model(
+        model, batches(), fingerprint=_features_fingerprint(train_features), teacher=system.name
+    )
+    outputs.save(_teacher_path(settings, system.name, job.seed))
+
+
+# -- many jobs ----------------------------------------------------------------------------------
+@dataclass
+class RunSummary:
+    """What a run did: entries written, skipped (resume) and failed."""
+
+    written: list[Any] = field(default_factory=list)
+    skipped: list[Job] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def run(
+    registry: Registry,
+    settings: RunSettings,
+    systems: Sequence[System],
+    seeds: Sequence[int] = (0,),
+    *,
+    on_entry: Callable[[Any], None] | None = None,
+) -> RunSummary:
+    """Run every job locally, in order, writing each entry as soon as it is finished."""
+    from ascbench.leaderboard import ResultStore
+
+    start = time.perf_counter()
+    store = ResultStore(settings.results)
+    jobs = plan(systems, seeds, registry)
+    summary = RunSummary()
+    dataset = None
+    width = int(math.log10(max(len(jobs), 1))) + 1
+    for index, job in enumerate(jobs, start=1):
+        label = f"[{index:>{width}}/{len(jobs)}] {job.system} seed {job.seed}"
+        if settings.resume and store.exists(job.system, settings.ruleset.name, job.seed):
+            _say(settings, f"{label}: finished earlier, skipped (--resume)")
+            summary.skipped.append(job)
+            continue
+        if dataset is None:
+            dataset = load_run_dataset(settings)
+        _say(settings, f"{label}: starting")
+        entry = run_job(job, registry, settings, dataset)
+        store.write(entry, overwrite=True)
+        summary.written.append(entry)
+        if on_entry is not None:
+            on_entry(entry)
+        detail = f"{entry.status}" + (f": {entry.reason}" if entry.reason else "")
+        _say(settings, f"{label}: {detail}")
+    summary.seconds = time.perf_counter() - start
+    return summary

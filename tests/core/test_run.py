@@ -1,0 +1,185 @@
+"""`ascbench run` end to end on a tiny synthetic dataset and tiny plugin systems."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ascbench.cli import main
+from ascbench.data import SynthConfig, synthesize
+from ascbench.leaderboard import ResultStore
+from ascbench.runner import Budget, Job, RunError, parse_budget, plan
+
+TINY = """
+import torch
+from ascbench import Model, System, hookimpl
+from ascbench.systems import ComponentRef, Distillation, TrainingRecipe
+
+class Tiny(torch.nn.Module):
+    def __init__(self, num_classes=10, input_shape=(1, 16, 3), fail=False):
+        super().__init__()
+        self.fail = fail
+        c, f, t = input_shape
+        self.conv = torch.nn.Conv2d(c, 8, 3, padding=1)
+        self.bn = torch.nn.BatchNorm2d(8)
+        self.fc = torch.nn.Linear(8, num_classes)
+
+    def forward(self, x):
+        if self.fail:
+            raise RuntimeError("this model always fails")
+        y = torch.relu(self.bn(self.conv(x)))
+        return self.fc(y.mean(dim=(2, 3)))
+
+FRONTEND = ComponentRef(name="logmel", params={"n_mels": 16, "n_fft": 1024, "hop_length": 512})
+
+def system(name, **kw):
+    return System(name=name, title=name, report="test", challenge="dcase2022",
+                  frontend=FRONTEND, model=ComponentRef(name="tiny", params=kw.pop("params", {})),
+                  recipe=TrainingRecipe(epochs=50, batch_size=16, lr=3e-3, **kw.pop("recipe", {})),
+                  **kw)
+
+@hookimpl
+def register_models():
+    return [Model("tiny", Tiny, "tiny conv net")]
+
+@hookimpl
+def register_systems():
+    return [
+        system("tiny_ok", compressors=[ComponentRef(name="fold_batchnorm")]),
+        system("tiny_broken", params={"fail": True}),
+        system("tiny_student",
+               recipe={"distillation": Distillation(teacher="tiny_ok", temperature=2.0)}),
+    ]
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data") / "synth"
+    config = SynthConfig(
+        style="tau2022", scenes=("airport", "bus", "park"), locations_train=2, locations_test=1,
+        train_a=4, train_per_device=1, test_per_device=1, slices=2,
+    )  # fmt: skip
+    synthesize(root, config)
+    return root
+
+
+@pytest.fixture
+def tiny_plugin(plugin_dir):
+    return plugin_dir("tiny_run_plugin", TINY)
+
+
+def _run(tiny_plugin, tiny_data, results, *extra):
+    return main(
+        ["--plugin", tiny_plugin, "run", "--data", str(tiny_data), "--results", str(results),
+         "--budget", "2", "--no-progress", "--cache", str(results / "cache"), *extra]
+    )  # fmt: skip
+
+
+def test_budget_parsing():
+    assert parse_budget(None) == Budget()
+    assert parse_budget("5") == Budget(epochs=5)
+    assert parse_budget("90s").minutes == pytest.approx(1.5)
+    assert parse_budget("5,2m") == Budget(epochs=5, minutes=2.0)
+    assert parse_budget(None, full=True) == Budget(full=True)
+    assert Budget().for_recipe(200) == (3, 1.0)
+    assert Budget(full=True).for_recipe(200) == (200, None)
+    assert Budget(minutes=2.0).for_recipe(200) == (200, 2.0)
+    for bad in ("five", "0", "2.5", "3x"):
+        with pytest.raises(RunError, match="--budget"):
+            parse_budget(bad)
+    with pytest.raises(RunError, match="--full"):
+        parse_budget("5", full=True)
+
+
+def test_teachers_run_before_their_students(tiny_plugin):
+    from ascbench.plugins import load_registry
+
+    registry = load_registry([tiny_plugin], entry_points=False, environment=False)
+    student = registry.system("tiny_student")
+    # the student alone brings its teacher along, first
+    assert plan([student], [0, 1], registry) == [
+        Job("tiny_ok", 0), Job("tiny_student", 0), Job("tiny_ok", 1), Job("tiny_student", 1),
+    ]  # fmt: skip
+
+
+def test_run_writes_entries_failures_and_resumes(tiny_plugin, tiny_data, tmp_path, capsys):
+    results = tmp_path / "results"
+    systems = ["--system", "tiny_ok", "--system", "tiny_broken", "--system", "tiny_student"]
+    code = _run(tiny_plugin, tiny_data, results, *systems)
+    assert code == 1  # one system failed; the others were still run and written
+    out = capsys.readouterr()
+    store = ResultStore(results)
+    entries = {e.system.name: e for e in store.load_all()}
+    assert set(entries) == {"tiny_ok", "tiny_broken", "tiny_student"}
+
+    broken = entries["tiny_broken"]
+    assert broken.status == "failed" and "this model always fails" in broken.reason
+    assert (results / "dcase2022" / "tiny_broken" / "seed0.error.txt").exists()
+
+    ok = entries["tiny_ok"]
+    assert ok.status == "ok" and ok.verify()
+    assert 0 <= ok.metrics.accuracy <= 100 and ok.metrics.log_loss > 0
+    assert set(ok.metrics.device_groups) == {"real", "seen", "unseen"}
+    assert [s.name for s in ok.stages] == ["uncompressed", "fold_batchnorm"]
+    # folding removes the 16 BN parameters and adds none (the conv has a bias already)
+    assert ok.stages[0].complexity.parameters - ok.stages[1].complexity.parameters == 16
+    assert ok.complexity.parameters == ok.stages[1].complexity.parameters
+    assert ok.provenance.dataset.clips == {"train": 3 * 2 * (4 + 5 * 1), "test": 3 * 9 * 2}
+    assert ok.provenance.budget.epochs == 2
+    assert (results / "dcase2022" / "tiny_ok" / "seed0.teacher.pt").exists()
+    assert entries["tiny_student"].status == "ok"
+
+    # predictions in the DCASE output format, one row per test clip
+    lines = (results / "dcase2022" / "tiny_ok" / "seed0.predictions.csv").read_text().splitlines()
+    assert lines[0].split("\t")[:3] == ["filename", "scene_label", "airport"]
+    assert len(lines) == 1 + 54
+    assert (results / "leaderboard-dcase2022.md").exists()
+    assert "tiny_ok" in out.out
+
+    # --resume skips every finished entry and keeps the files as they were
+    before = (results / "dcase2022" / "tiny_ok" / "seed0.json").read_bytes()
+    code = _run(tiny_plugin, tiny_data, results, "--resume", "--system", "tiny_ok")
+    assert code == 0
+    assert "finished earlier, skipped" in capsys.readouterr().err
+    assert (results / "dcase2022" / "tiny_ok" / "seed0.json").read_bytes() == before
+
+
+def test_same_seed_gives_identical_numbers(tiny_plugin, tiny_data, tmp_path):
+    metrics = []
+    for name in ("a", "b"):
+        results = tmp_path / name
+        assert _run(tiny_plugin, tiny_data, results, "--system", "tiny_ok", "--seed", "3") == 0
+        entry = json.loads((results / "dcase2022" / "tiny_ok" / "seed3.json").read_text())
+        metrics.append(entry["metrics"])
+    assert metrics[0] == metrics[1]
+
+
+def test_interrupted_run_keeps_finished_entries(tiny_plugin, tiny_data, tmp_path, monkeypatch):
+    import ascbench.runner as runner
+
+    real = runner.run_job
+    calls = []
+
+    def interrupt_second(job, *args, **kwargs):
+        calls.append(job.system)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(job, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "run_job", interrupt_second)
+    results = tmp_path / "results"
+    code = _run(tiny_plugin, tiny_data, results, "--system", "tiny_ok", "--system", "tiny_broken")
+    assert code == 130
+    assert [e.system.name for e in ResultStore(results).load_all()] == [calls[0]]
+
+
+def test_clip_length_must_match_the_rule_set(tiny_plugin, tiny_data, tmp_path, capsys):
+    code = main(
+        ["--plugin", tiny_plugin, "run", "--rules", "dcase2021", "--data", str(tiny_data),
+         "--results", str(tmp_path), "--system", "tiny_ok", "--no-progress"]
+    )  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("ascbench: error:") and "10" in err
