@@ -69,8 +69,11 @@ class Affine(nn.Module):
         return f"{self.num_features}"
 
 
-def bn_scale_shift(bn: _BatchNorm, *, eps: bool, name: str = "") -> tuple[torch.Tensor, ...]:
-    """``(scale, shift)`` of an eval-mode batch norm, in float64.
+def bn_scale_shift(
+    bn: _BatchNorm, *, eps: bool, name: str = "", work: torch.dtype = torch.float64
+) -> tuple[torch.Tensor, ...]:
+    """``(scale, shift)`` of an eval-mode batch norm, computed in ``work`` (float64 by
+    default; the statistics' own dtype reproduces a fold done in float32).
 
     ``eps=False`` divides by ``sqrt(running_var)`` (the SP4ASC fold).
     """
@@ -80,8 +83,8 @@ def bn_scale_shift(bn: _BatchNorm, *, eps: bool, name: str = "") -> tuple[torch.
             f"batch norm {label!r} keeps no running statistics (track_running_stats=False), so "
             "it normalises with batch statistics and cannot be folded; remove it from the chain"
         )
-    var = bn.running_var.detach().double()
-    mean = bn.running_mean.detach().double()
+    var = bn.running_var.detach().to(work)
+    mean = bn.running_mean.detach().to(work)
     if eps:
         denom = torch.sqrt(var + bn.eps)
     else:
@@ -92,15 +95,20 @@ def bn_scale_shift(bn: _BatchNorm, *, eps: bool, name: str = "") -> tuple[torch.
                 "without eps divides by zero; use fold_batchnorm with eps: true"
             )
         denom = torch.sqrt(var)
-    gamma = bn.weight.detach().double() if bn.weight is not None else torch.ones_like(var)
-    beta = bn.bias.detach().double() if bn.bias is not None else torch.zeros_like(var)
+    gamma = bn.weight.detach().to(work) if bn.weight is not None else torch.ones_like(var)
+    beta = bn.bias.detach().to(work) if bn.bias is not None else torch.zeros_like(var)
     scale = gamma / denom
     return scale, beta - scale * mean
 
 
-def _fold_into(model: nn.Module, pair: FoldPair, eps: bool) -> None:
+def _work_dtype(bn: _BatchNorm, arithmetic: str) -> torch.dtype:
+    return torch.float64 if arithmetic == "float64" else bn.running_var.dtype
+
+
+def _fold_into(model: nn.Module, pair: FoldPair, eps: bool, arithmetic: str = "float64") -> None:
     bn = get_module(model, pair.bn, what="batch norm")
-    scale, shift = bn_scale_shift(bn, eps=eps, name=pair.bn)
+    work = _work_dtype(bn, arithmetic)
+    scale, shift = bn_scale_shift(bn, eps=eps, name=pair.bn, work=work)
     convs = [get_module(model, c, what="convolution") for c in pair.convs]
     for path, conv in zip(pair.convs, convs, strict=True):
         if not isinstance(conv, FOLDABLE_TYPES):
@@ -117,19 +125,19 @@ def _fold_into(model: nn.Module, pair: FoldPair, eps: bool) -> None:
         for conv in convs:
             dtype = conv.weight.dtype
             view = (-1,) + (1,) * (conv.weight.dim() - 1)
-            conv.weight = nn.Parameter((conv.weight.double() * scale.view(view)).to(dtype))
+            conv.weight = nn.Parameter((conv.weight.to(work) * scale.view(view)).to(dtype))
             if conv.bias is not None:
-                conv.bias = nn.Parameter((conv.bias.double() * scale).to(dtype))
+                conv.bias = nn.Parameter((conv.bias.to(work) * scale).to(dtype))
         target = convs[pair.convs.index(pair.shift_target)]
         dtype = target.weight.dtype
-        old = target.bias.double() if target.bias is not None else torch.zeros_like(shift)
+        old = target.bias.to(work) if target.bias is not None else torch.zeros_like(shift)
         target.bias = nn.Parameter((old + shift).to(dtype))
     set_module(model, pair.bn, nn.Identity())
 
 
-def _to_affine(model: nn.Module, path: str, eps: bool) -> None:
+def _to_affine(model: nn.Module, path: str, eps: bool, arithmetic: str = "float64") -> None:
     bn = get_module(model, path, what="batch norm")
-    scale, shift = bn_scale_shift(bn, eps=eps, name=path)
+    scale, shift = bn_scale_shift(bn, eps=eps, name=path, work=_work_dtype(bn, arithmetic))
     dtype = bn.weight.dtype if bn.weight is not None else bn.running_var.dtype
     set_module(model, path, Affine(bn.num_features, scale.to(dtype), shift.to(dtype)))
 
@@ -142,8 +150,12 @@ def fold_batchnorm(
     pairs: list[Any] | tuple[Any, ...] = (),
     standalone: Literal["affine", "keep"] = "affine",
     input_shape: tuple[int, ...] | None = None,
+    arithmetic: Literal["float64", "native"] = "float64",
 ) -> tuple[nn.Module, list[str]]:
     """Fold every batch norm of ``model`` in place; returns the model and notes.
+
+    ``arithmetic="native"`` computes in the batch norm's own dtype (float32) instead of float64,
+    to reproduce a reference fold bit for bit.
 
     Batch norms in a fold pair fold into their convolutions; any other batch norm becomes an
     :class:`Affine` (``standalone="affine"``) or stays (``"keep"``).
@@ -167,17 +179,17 @@ def fold_batchnorm(
                 "batch norm; check the pair names"
             )
         if pair.convs:
-            _fold_into(model, pair, eps)
+            _fold_into(model, pair, eps, arithmetic)
             folded += 1
         else:
-            _to_affine(model, pair.bn, eps)
+            _to_affine(model, pair.bn, eps, arithmetic)
             affine += 1
         done.add(pair.bn)
     kept = []
     for name, module in list(model.named_modules()):
         if isinstance(module, _BatchNorm) and name not in done:
             if standalone == "affine":
-                _to_affine(model, name, eps)
+                _to_affine(model, name, eps, arithmetic)
                 affine += 1
             else:
                 kept.append(name)
@@ -197,6 +209,11 @@ class FoldParams(CompressorParams):
         True,
         description="Add the batch norm's eps to the variance (exact). False reproduces the "
         "SP4ASC authors' fold, sqrt(running_var) only.",
+    )
+    arithmetic: Literal["float64", "native"] = Field(
+        "float64",
+        description="Compute the fold in float64 (default) or in the tensors' own dtype, as a "
+        "reference fold in float32 does ('native', for checkpoint parity).",
     )
     discovery: Discovery = Field(
         "auto",
@@ -230,6 +247,7 @@ class FoldBatchNorm(CompressorBase):
             pairs=self.config.pairs,
             standalone=self.config.standalone,
             input_shape=input_shape,
+            arithmetic=self.config.arithmetic,
         )
 
     def compress(self, model: nn.Module, context: Any) -> nn.Module:

@@ -190,3 +190,34 @@ def test_bad_pair_names_are_reported():
         _fold(model, pairs=[["conv", "head"]])
     with pytest.raises(CompressionError, match="valid parameters"):
         FoldBatchNorm(epsilon=True)
+
+
+def test_native_arithmetic_reproduces_a_float32_reference_fold_bit_for_bit():
+    import torch
+    from torch import nn
+
+    from ascbench.compressors import fold_batchnorm
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, bias=False), nn.BatchNorm2d(4)).eval()
+    with torch.no_grad():
+        bn = model[1]
+        bn.running_var.copy_(torch.tensor([9.3e-11, 0.5, 1.7, 3.1]))
+        bn.running_mean.uniform_(-1, 1)
+        bn.weight.uniform_(0.5, 2)
+        bn.bias.uniform_(-1, 1)
+    # the reference: everything in float32, no eps (the SP4ASC authors' merge)
+    scale = bn.weight / torch.sqrt(bn.running_var)
+    ref_w = model[0].weight * scale.view(-1, 1, 1, 1)
+    ref_b = bn.bias - scale * bn.running_mean
+    native, _ = fold_batchnorm(clone(model), eps=False, arithmetic="native")
+    assert torch.equal(native[0].weight, ref_w) and torch.equal(native[0].bias, ref_b)
+    wide, _ = fold_batchnorm(clone(model), eps=False)
+    assert not torch.equal(wide[0].weight, ref_w)  # float64 rounds differently somewhere
+    assert torch.allclose(wide[0].weight, ref_w, rtol=1e-6)
+
+
+def clone(model):
+    import copy
+
+    return copy.deepcopy(model)

@@ -26,9 +26,10 @@ from ascbench.compressors import BUILTIN, CompressionContext
 from ascbench.systems import ComponentRef
 from ascbench_puy2021.model import SP4ASCNet
 
-#: The systems' compressor chain: the authors' no-eps fold, then float16 storage.
+#: The systems' compressor chain: the authors' no-eps fold (in float32, as their
+#: merge_conv_bn computes it), then float16 storage.
 TEST_CHAIN: tuple[ComponentRef, ...] = (
-    ComponentRef(name="fold_batchnorm", params={"eps": False}),
+    ComponentRef(name="fold_batchnorm", params={"eps": False, "arithmetic": "native"}),
     ComponentRef(name="fp16", params={}),
 )
 
@@ -55,7 +56,7 @@ def compress(
 def deploy(model: nn.Module, *, eps: bool = False, fp16: bool = True) -> nn.Module:
     """The test-time network: batch norms folded (``eps=False``: the authors' fold) and, if
     ``fp16``, parameters stored in float16 and computed in float32 (their half/float trip)."""
-    chain = [ComponentRef(name="fold_batchnorm", params={"eps": eps})]
+    chain = [ComponentRef(name="fold_batchnorm", params={"eps": eps, "arithmetic": "native"})]
     if fp16:
         chain.append(ComponentRef(name="fp16", params={}))
     return compress(model, chain)
