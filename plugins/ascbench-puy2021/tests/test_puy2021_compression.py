@@ -105,7 +105,7 @@ def test_system_chain_is_the_test_path(make_trained, features):
     net = make_trained()
     x = features(2, time=32)
     assert [(c.name, c.params) for c in TEST_CHAIN] == [
-        ("fold_batchnorm", {"eps": False}),
+        ("fold_batchnorm", {"eps": False, "arithmetic": "native"}),
         ("fp16", {}),
     ]
     assert torch.equal(logits(compress(net, TEST_CHAIN), x), logits(deploy(net), x))

@@ -59,7 +59,7 @@ def test_systems_carry_the_report_recipe(registry, name, delta_f, mixup, loss, r
     assert r.extra["specaugment"]["upstream"] == [128, 2, delta_f, 2]
     assert r.drop_last is True and r.mixup_mode == "batch"
     assert [(c.name, c.params) for c in s.compressors] == [
-        ("fold_batchnorm", {"eps": False}),
+        ("fold_batchnorm", {"eps": False, "arithmetic": "native"}),
         ("fp16", {}),
     ]
     assert s.evaluation.tta_passes == 30
