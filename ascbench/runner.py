@@ -32,10 +32,11 @@ from ascbench.plugins import Registry
 from ascbench.rules import RuleSet
 from ascbench.systems import System
 
-#: Without --budget or --full, each system trains for at most this many epochs ...
+#: Without --budget or --full, each system trains for at most this many epochs (a fixed
+#: number, so that the same seed gives the same numbers on any machine).
 DEFAULT_EPOCHS = 3
-#: ... and stops at the end of the epoch that crosses this many minutes.
-DEFAULT_MINUTES = 1.0
+#: Without --full, test-time augmentation runs at most this many passes.
+BUDGET_TTA_PASSES = 5
 
 
 class RunError(AscbenchError):
@@ -52,14 +53,18 @@ class Budget:
     full: bool = False
 
     def for_recipe(self, recipe_epochs: int) -> tuple[int, float | None]:
-        """``(epochs, minutes)`` for a recipe of ``recipe_epochs`` epochs."""
+        """``(epochs, minutes)`` for a recipe of ``recipe_epochs`` epochs. With a time budget,
+        ``epochs`` is an upper bound that :func:`epochs_for_time` lowers to what fits."""
         if self.full:
             return recipe_epochs, None
         if self.epochs is None and self.minutes is None:
-            return min(recipe_epochs, DEFAULT_EPOCHS), DEFAULT_MINUTES
-        if self.epochs is None:  # a time budget alone: the schedule spans the recipe's epochs
+            return min(recipe_epochs, DEFAULT_EPOCHS), None
+        if self.epochs is None:
             return recipe_epochs, self.minutes
-        return self.epochs, self.minutes
+        return min(self.epochs, recipe_epochs) if self.minutes else self.epochs, self.minutes
+
+    def tta_passes(self, passes: int) -> int:
+        return passes if self.full else min(passes, BUDGET_TTA_PASSES)
 
 
 def parse_budget(text: str | None, *, full: bool = False) -> Budget:
@@ -102,7 +107,7 @@ class RunSettings:
     progress: bool = True
     workers: int = 2
     cache_root: Path | None = None
-    plugins: tuple[str, ...] = ()
+    weights: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,19 @@ class Job:
 
     system: str
     seed: int
+
+
+def check_weights(systems: Sequence[System], weights: Path) -> None:
+    """``--weights`` goes with exactly one system whose model takes a 'weights' parameter."""
+    if len(systems) != 1:
+        raise RunError("--weights needs exactly one --system (the one the weights belong to)")
+    if "weights" not in systems[0].model.params:
+        raise RunError(
+            f"system '{systems[0].name}' takes no --weights (its model has no 'weights' "
+            "parameter); drop --weights to train it"
+        )
+    if not weights.is_file():
+        raise RunError(f"{weights}: weights file not found")
 
 
 def teacher_of(system: System) -> str | None:
@@ -149,6 +167,39 @@ def plan(systems: Sequence[System], seeds: Sequence[int], registry: Registry) ->
 
 
 # -- one job ------------------------------------------------------------------------------------
+def epochs_for_time(
+    model: torch.nn.Module, clips, recipe, minutes: float, max_epochs: int, device: str, seed: int
+) -> tuple[int, float]:
+    """How many epochs of ``recipe`` fit in ``minutes``, timed on a copy of ``model`` over a
+    few batches; returns ``(epochs, estimated seconds per epoch)``. The learning-rate schedule
+    then spans those epochs, so it completes within the budget."""
+    import copy
+
+    from ascbench.training import train
+
+    batch = recipe.batch_size
+    n = min(len(clips), 4 * batch)
+    probe = _Subset(clips, range(n))
+    start = time.perf_counter()
+    train(
+        copy.deepcopy(model), probe, recipe, epochs=1, seed=seed, device=device, progress=False,
+        description="timing",
+    )  # fmt: skip
+    per_epoch = (time.perf_counter() - start) * len(clips) / n
+    return max(1, min(max_epochs, int(minutes * 60 // max(per_epoch, 1e-6)))), per_epoch
+
+
+class _Subset:
+    def __init__(self, clips, rows):
+        self.clips, self.rows = clips, list(rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int):
+        return self.clips[self.rows[i]]
+
+
 class _Clips:
     """A feature set as the trainer's ClipData: ``(features, label, device, filename)``."""
 
@@ -306,21 +357,46 @@ def _train_compress_evaluate(
     }
     input_shape = tuple(features["train"].shape[1:])
     seed_everything(job.seed)
+    if settings.weights is not None:  # checked by check_weights() before the run
+        system = system.model_copy(
+            update={"model": system.model.model_copy(
+                update={"params": {**system.model.params, "weights": str(settings.weights)}}
+            )}
+        )  # fmt: skip
     model = build_model(registry, system, input_shape, ruleset.num_classes)
     teacher = _teacher_targets(system, job, settings, features["train"])
-    _say(settings, f"[{system.name} seed {job.seed}] training {epochs} epochs")
-    result = train(
-        model,
-        _Clips(features["train"]),
-        system.recipe,
-        epochs=epochs,
-        max_minutes=minutes,
-        seed=job.seed,
-        device=settings.device,
-        progress=settings.progress,
-        description=system.name,
-        teacher=teacher,
-    )
+    notes: list[str] = []
+    if settings.weights is not None:
+        epochs = 0
+        notes.append(f"not trained: weights loaded from {settings.weights}")
+        _say(settings, f"[{system.name} seed {job.seed}] weights from {settings.weights}")
+    else:
+        if minutes is not None:
+            epochs, per_epoch = epochs_for_time(
+                model, _Clips(features["train"]), system.recipe, minutes, epochs,
+                settings.device, job.seed,
+            )  # fmt: skip
+            notes.append(
+                f"time budget {minutes:g} min: about {per_epoch:.1f} s per epoch measured, "
+                f"{epochs} epochs scheduled (depends on the machine's speed)"
+            )
+        _say(settings, f"[{system.name} seed {job.seed}] training {epochs} epochs")
+        result = train(
+            model,
+            _Clips(features["train"]),
+            system.recipe,
+            epochs=epochs,
+            max_minutes=None if minutes is None else 1.5 * minutes,
+            seed=job.seed,
+            device=settings.device,
+            progress=settings.progress,
+            description=system.name,
+            teacher=teacher,
+        )
+        epochs = result.epochs_completed
+        notes.extend(f"training: {n}" for n in result.notes)
+        if result.truncated:
+            notes.append(f"training stopped by the time budget: {result.stop_reason}")
     model = model.cpu().eval()
     test = _Clips(features["test"])
     tta = build_tta(system.evaluation, system.recipe)
@@ -365,17 +441,20 @@ def _train_compress_evaluate(
     from ascbench.compressors import measure_compressed
 
     final = measure_compressed(model, ruleset, input_shape)
-    if result.notes:
-        final.flags.extend(f"training: {n}" for n in result.notes)
-    if result.truncated:
-        final.flags.append(f"training stopped by the time budget: {result.stop_reason}")
+    tta_passes = settings.budget.tta_passes(system.evaluation.tta_passes)
+    if tta_passes < system.evaluation.tta_passes:
+        notes.append(
+            f"test-time augmentation: {tta_passes} of the recipe's "
+            f"{system.evaluation.tta_passes} passes (budget; --full runs all)"
+        )
+    final.flags.extend(notes)
     _say(settings, f"[{system.name} seed {job.seed}] evaluating")
     scores, predictions = evaluate(
         model,
         test,
         batch_size=64,
         device="cpu",
-        tta_passes=system.evaluation.tta_passes,
+        tta_passes=tta_passes,
         tta=tta,
         seed=job.seed,
         evaluators={
@@ -408,7 +487,7 @@ def _train_compress_evaluate(
         "metrics": _metrics(scores),
         "stages": stages,
         "artifacts": {"predictions": FileRef.of(pred_path, pred_path.parent)},
-        "epochs": result.epochs_completed,
+        "epochs": epochs,
     }
 
 

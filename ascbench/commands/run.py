@@ -24,10 +24,15 @@ def add_arguments(parser):
     )  # fmt: skip
     parser.add_argument(
         "--budget", metavar="EPOCHS|TIME",
-        help="training per system: epochs ('5'), time ('90s', '2m') or both ('5,2m'); default: "
-        "at most 3 epochs, stopping after the epoch that crosses 1 minute",
+        help="training per system: epochs ('5'), or a time ('90s', '2m') that becomes as many "
+        "epochs as fit on this machine (measured), or both ('20,2m'); default: at most 3 epochs",
     )  # fmt: skip
     parser.add_argument("--full", action="store_true", help="train with each report's own recipe")
+    parser.add_argument(
+        "--weights", metavar="PATH",
+        help="evaluate released weights instead of training (one --system whose model takes a "
+        "'weights' parameter, e.g. the SP4ASC checkpoints)",
+    )  # fmt: skip
     parser.add_argument(
         "--seed", type=int, action="append", metavar="N", help="seed (repeatable; default 0)"
     )
@@ -56,7 +61,7 @@ def run(args, ctx) -> int:
     from ascbench.leaderboard import ResultStore
     from ascbench.leaderboard.board import group_by_ruleset
     from ascbench.leaderboard.render import render_results, render_text
-    from ascbench.runner import RunSettings, parse_budget
+    from ascbench.runner import RunSettings, check_weights, parse_budget
     from ascbench.runner import run as run_jobs
 
     registry = ctx.registry
@@ -66,6 +71,9 @@ def run(args, ctx) -> int:
     if not systems:
         print("no systems are registered; install a plugin package (see README) or use --plugin")
         return 1
+    weights = Path(args.weights) if args.weights else None
+    if weights is not None:
+        check_weights(systems if args.system else [], weights)
     settings = RunSettings(
         ruleset=ruleset,
         data=args.data,
@@ -76,6 +84,7 @@ def run(args, ctx) -> int:
         progress=not args.no_progress and sys.stderr.isatty(),
         workers=args.workers,
         cache_root=Path(args.cache) if args.cache else None,
+        weights=weights,
     )
     from ascbench.training import resolve_device
 

@@ -17,13 +17,15 @@ from ascbench import Model, System, hookimpl
 from ascbench.systems import ComponentRef, Distillation, TrainingRecipe
 
 class Tiny(torch.nn.Module):
-    def __init__(self, num_classes=10, input_shape=(1, 16, 3), fail=False):
+    def __init__(self, num_classes=10, input_shape=(1, 16, 3), fail=False, weights=None):
         super().__init__()
         self.fail = fail
         c, f, t = input_shape
         self.conv = torch.nn.Conv2d(c, 8, 3, padding=1)
         self.bn = torch.nn.BatchNorm2d(8)
         self.fc = torch.nn.Linear(8, num_classes)
+        if weights:
+            self.load_state_dict(torch.load(weights, weights_only=True))
 
     def forward(self, x):
         if self.fail:
@@ -47,6 +49,7 @@ def register_models():
 def register_systems():
     return [
         system("tiny_ok", compressors=[ComponentRef(name="fold_batchnorm")]),
+        system("tiny_released", params={"weights": None}),
         system("tiny_broken", params={"fail": True}),
         system("tiny_student",
                recipe={"distillation": Distillation(teacher="tiny_ok", temperature=2.0)}),
@@ -83,7 +86,7 @@ def test_budget_parsing():
     assert parse_budget("90s").minutes == pytest.approx(1.5)
     assert parse_budget("5,2m") == Budget(epochs=5, minutes=2.0)
     assert parse_budget(None, full=True) == Budget(full=True)
-    assert Budget().for_recipe(200) == (3, 1.0)
+    assert Budget().for_recipe(200) == (3, None)
     assert Budget(full=True).for_recipe(200) == (200, None)
     assert Budget(minutes=2.0).for_recipe(200) == (200, 2.0)
     for bad in ("five", "0", "2.5", "3x"):
@@ -183,3 +186,38 @@ def test_clip_length_must_match_the_rule_set(tiny_plugin, tiny_data, tmp_path, c
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("ascbench: error:") and "10" in err
+
+
+def test_time_budget_becomes_epochs_that_fit(tiny_plugin, tiny_data, tmp_path):
+    results = tmp_path / "results"
+    code = main(
+        ["--plugin", tiny_plugin, "run", "--data", str(tiny_data), "--results", str(results),
+         "--budget", "2s", "--no-progress", "--system", "tiny_ok"]
+    )  # fmt: skip
+    assert code == 0
+    (entry,) = ResultStore(results).load_all()
+    assert 1 <= entry.provenance.budget.epochs <= 50
+    assert any("time budget" in f and "epochs scheduled" in f for f in entry.complexity.flags)
+
+
+def test_weights_are_evaluated_without_training(tiny_plugin, tiny_data, tmp_path, capsys):
+    import torch
+
+    from ascbench.plugins import load_registry
+
+    registry = load_registry([tiny_plugin], entry_points=False, environment=False)
+    model = registry.get("model", "tiny").build(num_classes=10, input_shape=(1, 16, 87))
+    path = tmp_path / "released.pt"
+    torch.save(model.state_dict(), path)
+    results = tmp_path / "results"
+    args = ["--plugin", tiny_plugin, "run", "--data", str(tiny_data), "--results", str(results),
+            "--no-progress", "--weights", str(path)]  # fmt: skip
+    assert main([*args, "--system", "tiny_released"]) == 0
+    (entry,) = ResultStore(results).load_all()
+    assert entry.provenance.budget.epochs == 0
+    assert any("not trained: weights loaded" in f for f in entry.complexity.flags)
+    # the same weights give the same predictions as the saved model: nothing was trained
+    assert main([*args, "--system", "tiny_ok"]) == 2
+    assert "takes no --weights" in capsys.readouterr().err
+    assert main([*args[:-1], str(tmp_path / "missing.pt"), "--system", "tiny_released"]) == 2
+    assert "weights file not found" in capsys.readouterr().err
