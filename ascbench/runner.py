@@ -15,6 +15,7 @@ failing job into a ``failed`` entry with its reason, and renders the leaderboard
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import sys
@@ -366,7 +367,16 @@ def _train_compress_evaluate(
     model = build_model(registry, system, input_shape, ruleset.num_classes)
     teacher = _teacher_targets(system, job, settings, features["train"])
     notes: list[str] = []
-    if settings.weights is not None:
+    trained_path = _trained_path(settings, system, job, dataset, epochs, minutes)
+    if settings.weights is None and trained_path.exists():
+        model.load_state_dict(torch.load(trained_path, map_location="cpu", weights_only=True))
+        epochs = int(json.loads(trained_path.with_suffix(".json").read_text())["epochs"])
+        notes.append(
+            f"trained weights reused from {trained_path.name} (same data, frontend, model, "
+            "recipe, seed and budget as an earlier job)"
+        )
+        _say(settings, f"[{system.name} seed {job.seed}] reusing trained weights")
+    elif settings.weights is not None:
         epochs = 0
         notes.append(f"not trained: weights loaded from {settings.weights}")
         _say(settings, f"[{system.name} seed {job.seed}] weights from {settings.weights}")
@@ -397,6 +407,8 @@ def _train_compress_evaluate(
         notes.extend(f"training: {n}" for n in result.notes)
         if result.truncated:
             notes.append(f"training stopped by the time budget: {result.stop_reason}")
+        if teacher is None:  # a distilled model depends on its teacher too: never shared
+            _save_trained(trained_path, model, system, epochs)
     model = model.cpu().eval()
     test = _Clips(features["test"])
     tta = build_tta(system.evaluation, system.recipe)
@@ -489,6 +501,46 @@ def _train_compress_evaluate(
         "artifacts": {"predictions": FileRef.of(pred_path, pred_path.parent)},
         "epochs": epochs,
     }
+
+
+def _trained_path(
+    settings: RunSettings, system: System, job: Job, dataset, epochs: int, minutes: float | None
+) -> Path:
+    """Where the trained (uncompressed) weights of a job are kept, keyed by everything that
+    determines them, so that systems differing only in their compressor chain (e.g. one
+    report's pruning rates) train once."""
+    import hashlib
+
+    from ascbench import __version__
+
+    key = {
+        "ascbench": __version__,
+        "torch": torch.__version__,
+        "dataset": dataset.fingerprint(),
+        "frontend": system.frontend.model_dump(),
+        "model": system.model.model_dump(),
+        "recipe": system.recipe.model_dump(mode="json"),
+        "plugin": system.plugin,
+        "seed": job.seed,
+        "epochs": epochs,
+        "minutes": minutes,
+        "device": settings.device,
+    }
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+    return settings.results / "trained" / f"{digest[:20]}.pt"
+
+
+def _save_trained(path: Path, model: torch.nn.Module, system: System, epochs: int) -> None:
+    import io
+
+    from ascbench.atomic import atomic_write_bytes, atomic_write_text
+
+    buffer = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buffer)
+    atomic_write_text(
+        path.with_suffix(".json"), json.dumps({"system": system.name, "epochs": epochs})
+    )
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def _metrics(scores):

@@ -221,3 +221,16 @@ def test_weights_are_evaluated_without_training(tiny_plugin, tiny_data, tmp_path
     assert "takes no --weights" in capsys.readouterr().err
     assert main([*args[:-1], str(tmp_path / "missing.pt"), "--system", "tiny_released"]) == 2
     assert "weights file not found" in capsys.readouterr().err
+
+
+def test_systems_differing_only_in_compression_train_once(tiny_plugin, tiny_data, tmp_path):
+    results = tmp_path / "results"
+    assert _run(tiny_plugin, tiny_data, results, "--system", "tiny_ok") == 0
+    trained = list((results / "trained").glob("*.pt"))
+    assert len(trained) == 1
+    # a second job with the same training identity reuses the weights (here: a re-run)
+    (results / "dcase2022" / "tiny_ok" / "seed0.json").unlink()
+    assert _run(tiny_plugin, tiny_data, results, "--system", "tiny_ok") == 0
+    (entry,) = ResultStore(results).load_all()
+    assert any("trained weights reused" in f for f in entry.complexity.flags)
+    assert entry.provenance.budget.epochs == 2
