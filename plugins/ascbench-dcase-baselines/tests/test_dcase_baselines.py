@@ -28,10 +28,14 @@ def test_dcase2022_baseline_under_dcase2022(registry):
     profile = profile_system(
         registry, registry.system("dcase2022_baseline"), registry.ruleset("dcase2022")
     )
+    first, last = profile.stages[0], profile.stages[-1]
+    assert (first.name, first.parameters, first.macs) == ("uncompressed", 46_118, 29_271_638)
     c = profile.complexity
     assert c.input_shape == [1, 1, 40, 51]
-    assert (c.parameters, c.macs) == (46_118, 29_271_638)
-    assert c.fvcore_macs == 29_339_240
+    # int8_static fuses conv+BN: the 128 BN values and their 128 MACs go, as in the TFLite model
+    assert last.name == "int8_static"
+    assert (c.parameters, c.macs) == (45_990, 29_271_638 - 128)
+    assert c.values_by_dtype == {"qint8": 45_816, "float32": 174}
     assert profile.status == "pass"
 
 
@@ -39,10 +43,14 @@ def test_dcase2021_baseline_under_dcase2021(registry):
     profile = profile_system(
         registry, registry.system("dcase2021_baseline"), registry.ruleset("dcase2021")
     )
+    first = profile.stages[0]
+    assert (first.parameters, first.macs) == (46_246, 287_303_638)  # Keras-style, unfolded
     c = profile.complexity
     assert c.input_shape == [1, 1, 40, 500]
-    assert (c.parameters, c.macs) == (46_246, 287_303_638)
-    assert c.fvcore_macs == 287_969_000
+    # the TFLite fp16 route: BN folded, 45,990 values in fp16 (the 2021 tool's 91,980 B)
+    assert c.parameters == 45_990 and c.values_by_dtype == {"float16": 45_990}
+    assert c.bytes == 2 * c.nonzero_parameters <= 91_980
+    assert profile.status == "pass"
 
 
 def test_2021_system_measured_on_one_second_clips_shrinks_its_pooling(registry):
