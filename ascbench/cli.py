@@ -33,6 +33,18 @@ class Context:
                 print(f"ascbench: warning: plugin '{info.name}': {error}", file=sys.stderr)
         return registry
 
+    def selection(self):
+        """``(rule set, systems)`` of ``--rules`` and ``--system`` (all systems if none named)."""
+        registry = self.registry
+        registry.raise_on_conflicts()
+        ruleset = registry.ruleset(self.args.rules)
+        systems = registry.systems(self.args.system)
+        if not systems:
+            raise AscbenchError(
+                "no systems are registered; install a plugin package (see README) or use --plugin"
+            )
+        return ruleset, systems
+
 
 def build_parser() -> argparse.ArgumentParser:
     from ascbench import __version__

@@ -109,12 +109,7 @@ def _print_detail(p: SystemProfile) -> None:
 
 def run(args, ctx) -> int:
     registry = ctx.registry
-    registry.raise_on_conflicts()
-    ruleset = registry.ruleset(args.rules)
-    systems = registry.systems(args.system)
-    if not systems:
-        print("no systems are registered; install a plugin package (see README) or use --plugin")
-        return 1
+    ruleset, systems = ctx.selection()
     profiles = [profile_system(registry, s, ruleset) for s in systems]
     limit_names = [f"{lim.quantity}<={lim.maximum:,}" for lim in ruleset.limits]
     print(

@@ -65,12 +65,7 @@ def run(args, ctx) -> int:
     from ascbench.runner import run as run_jobs
 
     registry = ctx.registry
-    registry.raise_on_conflicts()
-    ruleset = registry.ruleset(args.rules)
-    systems = registry.systems(args.system)
-    if not systems:
-        print("no systems are registered; install a plugin package (see README) or use --plugin")
-        return 1
+    ruleset, systems = ctx.selection()
     weights = Path(args.weights) if args.weights else None
     if weights is not None:
         check_weights(systems if args.system else [], weights)

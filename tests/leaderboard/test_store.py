@@ -7,9 +7,9 @@ import os
 
 import pytest
 
+from ascbench import atomic as lb_io
+from ascbench.atomic import OutputError, atomic_write_text
 from ascbench.leaderboard import LeaderboardError, ResultStore
-from ascbench.leaderboard import _io as lb_io
-from ascbench.leaderboard._io import OutputError, atomic_write_text
 
 
 def test_layout_and_roundtrip(tmp_path, make_entry):
