@@ -17,6 +17,7 @@ and restored afterwards.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import os
 import random
@@ -386,6 +387,14 @@ def train(
     dev = resolve_device(device)
     name = description or "training"
     n = len(train_data)
+    if opts.time_crop is not None and n:
+        frames = int(load_batch(train_data, [0]).features.shape[-1])
+        if opts.time_crop >= frames:  # a crop for longer clips (e.g. 8 s of 10 s) on short ones
+            notes.append(
+                f"time_crop of {opts.time_crop} frames not applied: the clips have only "
+                f"{frames} frames"
+            )
+            opts = dataclasses.replace(opts, time_crop=None)
 
     with deterministic_algorithms(dev), ExitStack() as cleanup:
         seed_everything(seed)

@@ -321,3 +321,18 @@ def test_any_clip_data_and_workers_give_the_same_weights(data):
         models.append(state(model))
     for other in models[1:]:
         assert all(torch.equal(models[0][k], other[k]) for k in models[0])
+
+
+def test_time_crop_longer_than_the_clips_is_skipped_with_a_note():
+    from ascbench.systems import TrainingRecipe
+    from ascbench.training import TensorClips, train
+
+    torch.manual_seed(0)
+    x = torch.randn(16, 1, 8, 12)
+    y = torch.arange(16) % 2
+    data = TensorClips(x, y)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(8 * 12, 2))
+    recipe = TrainingRecipe(epochs=1, batch_size=8, time_crop=512)
+    result = train(model, data, recipe, progress=False)
+    assert any("time_crop of 512 frames not applied" in n for n in result.notes)
+    assert result.epochs_completed == 1
