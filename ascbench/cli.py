@@ -14,7 +14,7 @@ from functools import cached_property
 
 from ascbench.errors import AscbenchError
 
-COMMANDS = ("plugins", "rules", "profile", "run", "data", "leaderboard", "submit")
+COMMANDS = ("plugins", "rules", "profile", "run", "data", "leaderboard", "submit", "new_plugin")
 
 
 class Context:
