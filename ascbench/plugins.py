@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
+import sys
 import traceback
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -150,6 +151,28 @@ def _plugin_modules_from_env() -> list[str]:
     return [m.strip() for m in raw.replace(";", ",").split(",") if m.strip()]
 
 
+def _import_plugin_module(name: str) -> Any:
+    """Import a ``--plugin``/``ASCBENCH_PLUGINS`` module; a module in the current directory is
+    found too (the ``ascbench`` console script, unlike ``python -m``, does not search it)."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        cwd = os.getcwd()
+        top = name.split(".")[0]
+        if exc.name != top or cwd in sys.path:
+            raise
+        sys.path.append(cwd)
+        try:
+            return importlib.import_module(name)
+        except ModuleNotFoundError as again:
+            sys.path.remove(cwd)
+            if again.name == top:
+                raise ModuleNotFoundError(
+                    f"no module named {top!r} on the import path or in {cwd}", name=top
+                ) from None
+            raise
+
+
 def load_registry(
     extra_modules: list[str] | tuple[str, ...] = (),
     *,
@@ -198,10 +221,13 @@ def load_registry(
             plugin = (
                 source.load()
                 if isinstance(source, metadata.EntryPoint)
-                else (importlib.import_module(source))
+                else _import_plugin_module(source)
             )
         except Exception as exc:  # a broken plugin must not take the others down
             info.errors.append(f"failed to import {info.module}: {_one_line(exc)}")
+            continue
+        if pm.is_registered(plugin):  # `--plugin m` for a module an entry point loaded
+            registry.plugins.remove(info)
             continue
         if isinstance(plugin, type):
             info.errors.append(

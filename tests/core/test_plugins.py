@@ -63,6 +63,28 @@ def test_entry_point_discovery(plugin_dir):
     assert registry.system("ep_sys").plugin == "ep_name"
 
 
+def test_plugin_option_for_an_installed_plugin_loads_it_once(plugin_dir):
+    mod = plugin_dir("twice_plugin", GOOD.format(model="twm", system="tw_sys"))
+    make_distribution(plugin_dir.path, "tw-dist", "1.0", {"tw_name": mod})
+    registry = load_registry([mod], environment=False)
+    assert [p.name for p in registry.plugins if p.module == mod] == ["tw_name"]
+    assert all(p.ok for p in registry.plugins if p.module == mod)
+    assert registry.system("tw_sys").plugin == "tw_name"
+
+
+def test_plugin_module_in_the_current_directory(tmp_path, monkeypatch):
+    """The console script does not put the working directory on sys.path; --plugin does."""
+    import sys
+
+    (tmp_path / "cwd_only_plugin.py").write_text(GOOD.format(model="cwdm", system="cwd_sys"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    monkeypatch.delitem(sys.modules, "cwd_only_plugin", raising=False)
+    registry = load_registry(["cwd_only_plugin"], environment=False, entry_points=False)
+    assert registry.system("cwd_sys").plugin == "cwd_only_plugin"
+    sys.modules.pop("cwd_only_plugin", None)
+
+
 def test_broken_import_is_reported_and_others_keep_working(plugin_dir):
     bad = plugin_dir("bad_import", "import not_a_module_anywhere\n")
     good = plugin_dir("ok_plugin", GOOD.format(model="okm", system="ok_sys"))
