@@ -104,8 +104,11 @@ def profile_system(registry: Registry, system: System, ruleset: RuleSet) -> Syst
     stages: list[StageSummary] = []
     try:
         shape = feature_shape(registry, system, ruleset)
-        model = build_model(registry, system, shape, ruleset.num_classes)
-        model, records = compress_for_profile(registry, system, model, ruleset, shape)
+        # seeded, so that non-zero counts (weights after pruning) repeat from run to run
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            model = build_model(registry, system, shape, ruleset.num_classes)
+            model, records = compress_for_profile(registry, system, model, ruleset, shape)
         report = measure_compressed(model, ruleset, shape)
         stages = [
             StageSummary(

@@ -1,5 +1,7 @@
 """Benchmark reporting for test_frontend_speed.py: clips per second, speed ratios against
-librosa, feature-cache fill and read times (only benchmarks that set these extra_info keys)."""
+librosa, feature-cache fill and read times; for test_system_latency.py (any benchmark made
+with ascbench's ``ascbench_profile`` fixture): latency per clip beside each rule set's
+parameters, bytes, MACs and status. Only benchmarks that set these extra_info keys."""
 
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # no
                 f"librosa {info['librosa_clips_per_s']:.1f} clips/s, ratio "
                 f"{info['speed_ratio_median']:.1f}x ({info['torch_threads']} torch threads)"
             )
+    _latency_summary(terminalreporter, [b for b in benches if "rulesets" in b.extra_info])
     for b in benches:
         if "cache_fill_seconds" in b.extra_info:
             terminalreporter.write_sep("-", b.group)
@@ -36,3 +39,22 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # no
                 f"({b.extra_info['cache_fill_clips_per_s']:.0f} clips/s); second run (read): "
                 f"{b.stats.median * 1e3:.1f} ms"
             )
+
+
+def _latency_summary(terminalreporter, benches: list) -> None:
+    if not benches:
+        return
+    terminalreporter.write_sep("-", "ascbench: latency per clip (median round) and complexity")
+    for b in sorted(benches, key=lambda b: b.extra_info["system"]):
+        info = b.extra_info
+        per_clip = b.stats.median / info["latency"]["clips_per_call"]
+        measured = "; ".join(
+            f"{name}: error" if m["status"] == "error" else
+            f"{name}: {m['parameters']:,} params, {m['bytes']:,} B, {m['macs'] / 1e6:,.1f} M MACs "
+            f"({m['status']})"
+            for name, m in sorted(info["rulesets"].items())
+        )  # fmt: skip
+        terminalreporter.write_line(
+            f"{info['system']:30s} {per_clip * 1e3:9.2f} ms ({info['latency']['ruleset']})  "
+            + measured
+        )
