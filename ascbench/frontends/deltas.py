@@ -56,13 +56,16 @@ def delta(x: torch.Tensor, width: int = 9, mode: DeltaMode = "nearest") -> torch
 def stack_deltas(
     x: torch.Tensor, order: int, width: int = 9, mode: DeltaMode = "nearest"
 ) -> torch.Tensor:
-    """``x (B, F, T)`` → ``(B, 1 + order, F, T')``: x, then its delta, then delta-delta.
+    """``x (B, F, T)`` → ``(B, 1 + order, F, T')``: x, then its delta, then delta-delta (for
+    ``order=0`` a view of ``x``).
 
     ``T' = T`` except for ``mode='valid'``, where ``T' = T - 2·(width//2)·order`` and every
     channel is cropped symmetrically to that length.
     """
     if order not in (0, 1, 2):
         raise ValueError(f"deltas must be 0, 1 or 2, got {order}")
+    if order == 0:
+        return x.unsqueeze(1)
     feats = [x]
     for _ in range(order):
         feats.append(delta(feats[-1], width, mode))

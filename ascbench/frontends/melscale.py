@@ -4,7 +4,8 @@ A mel filterbank is a ``(n_mels, 1 + n_fft // 2)`` matrix that is almost all zer
 bin lies in at most two neighbouring triangles. :class:`MelBlocks` splits the filters into
 groups of neighbouring filters and keeps, per group, only the columns (FFT bins) that group
 touches, so that projecting a spectrogram costs a few small dense matrix products instead of
-one large one (about 15x fewer multiply-adds for 256 mels and n_fft 2048).
+one large one (10x fewer multiply-adds for 256 mels and n_fft 2048 with the default grouping,
+50x with many small groups).
 """
 
 from __future__ import annotations
@@ -16,6 +17,11 @@ import numpy as np
 import torch
 
 MelScale = Literal["slaney", "htk"]
+
+#: Cost of one more block product, in multiply-adds per frame. A product call costs ~10 us of
+#: fixed work and Python overhead under the GIL; measured on 2 threads, 8 blocks (26k MACs
+#: per frame at 256 mels, n_fft 2048) beat 26 blocks (8.7k MACs) by 5-15 %.
+OVERHEAD_MACS = 3000.0
 
 _F_SP = 200.0 / 3  # Slaney: Hz per mel below 1 kHz
 _MIN_LOG_HZ = 1000.0
@@ -108,8 +114,8 @@ class MelBlocks:
         weights: np.ndarray,
         *,
         interleave: bool = False,
-        dtype: torch.dtype = torch.float64,
-        overhead_macs: float = 1000.0,
+        dtype: torch.dtype = torch.float32,
+        overhead_macs: float = OVERHEAD_MACS,
         max_group: int = 64,
     ) -> None:
         weights = np.asarray(weights, dtype=np.float64)

@@ -13,6 +13,7 @@ from ascbench.frontends import (
     LogMel,
     delta,
     mel_filterbank,
+    power_to_db,
     preset,
     stack_deltas,
 )
@@ -66,7 +67,7 @@ def test_delta_rejects_bad_width_and_short_input() -> None:
     (44100, 2048, 256, None), (22050, 512, 40, 8000.0), (8000, 256, 128, None)])
 def test_mel_blocks_equal_dense_product(interleave, sr, n_fft, n_mels, fmax) -> None:
     fb = mel_filterbank(sr, n_fft, n_mels, 0.0, fmax, dtype=np.float64)
-    blocks = MelBlocks(fb, interleave=interleave)
+    blocks = MelBlocks(fb, interleave=interleave, dtype=torch.float64)
     rows, bins = 13, fb.shape[1]
     src = torch.rand(rows, 2 * bins if interleave else bins, dtype=torch.float64)
     out = blocks.project_t(src, torch.empty(n_mels, rows, dtype=torch.float64))
@@ -76,28 +77,92 @@ def test_mel_blocks_equal_dense_product(interleave, sr, n_fft, n_mels, fmax) -> 
     assert blocks.macs_per_frame < (2 if interleave else 1) * n_mels * bins
 
 
+def test_power_to_db_leaves_its_input_alone_unless_inplace() -> None:
+    x = torch.tensor([[[1e-12, 1.0, 100.0]]])
+    kept = x.clone()
+    out = power_to_db(x, top_db=20.0)
+    torch.testing.assert_close(x, kept)
+    torch.testing.assert_close(out, torch.tensor([[[0.0, 0.0, 20.0]]]))
+    same = power_to_db(x, ref="max", inplace=True)
+    assert same.data_ptr() == x.data_ptr()
+    torch.testing.assert_close(x, torch.tensor([[[-120.0, -20.0, 0.0]]]))  # amin 1e-10
+
+
+def test_stack_deltas_without_deltas_is_a_view() -> None:
+    x = torch.randn(2, 5, 7)
+    out = stack_deltas(x, 0)
+    assert out.shape == (2, 1, 5, 7) and out.data_ptr() == x.data_ptr()
+
+
 def test_mel_blocks_much_sparser_than_dense_at_256_mels() -> None:
     fb = mel_filterbank(44100, 2048, 256, dtype=np.float64)
-    assert MelBlocks(fb).macs_per_frame * 10 < fb.size
+    assert MelBlocks(fb).macs_per_frame * 9 < fb.size
+    assert MelBlocks(fb, overhead_macs=100).macs_per_frame * 40 < fb.size
 
 
-@pytest.mark.parametrize("block_frames", [7, 50, 10_000])
-def test_batch_and_blocking_do_not_change_results(block_frames: int) -> None:
-    """Blocks spanning several clips, parts of one clip, or the whole batch agree."""
+@pytest.mark.parametrize("block_frames,fft_frames", [(7, 3), (50, 64), (10_000, 16)])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_batch_and_blocking_do_not_change_results(
+    block_frames: int, fft_frames: int, threads: int
+) -> None:
+    """Items spanning several clips, parts of one clip, or the whole batch, any FFT batch
+    size and one or two threads agree with a one-clip-at-a-time float64 reference."""
     rng = np.random.default_rng(2)
     wave = torch.from_numpy((0.1 * rng.standard_normal((5, 8000))).astype(np.float32))
     win = stft_window("hann", 400, 512)
     fb = mel_filterbank(16000, 512, 40, dtype=np.float64)
-    ref_kernel = SpectrogramKernel(512, 160, win, pad_mode="reflect", block_frames=10_000)
-    kernel = SpectrogramKernel(512, 160, win, pad_mode="reflect", block_frames=block_frames)
-    for power in (2.0, 1.0):
-        blocks = kernel.mel_blocks(fb, interleave=power == 2.0)
-        ref = torch.stack([ref_kernel(wave[i : i + 1], power=power, mel=blocks)[0]
-                           for i in range(5)])
-        torch.testing.assert_close(kernel(wave, power=power, mel=blocks), ref, rtol=1e-6,
-                                   atol=1e-12)
-    bins = kernel(wave, power=2.0)
-    assert bins.shape == (5, 51, 257)
+    kernel = SpectrogramKernel(512, 160, win, pad_mode="reflect", block_frames=block_frames,
+                               fft_frames=fft_frames)
+    frames = 1 + 8000 // 160
+    padded = np.pad(wave.numpy().astype(np.float64), ((0, 0), (256, 256)), mode="reflect")
+    idx = np.arange(frames)[:, None] * 160 + np.arange(512)
+    ref_bins = np.abs(np.fft.rfft(padded[:, idx] * win, axis=-1)) ** 2  # (5, T, 257)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for power in (2.0, 1.0):
+            ref = ref_bins ** (power / 2)
+            mel = kernel(wave, power=power, mel=kernel.mel_blocks(fb)).numpy()
+            np.testing.assert_allclose(mel, np.einsum("mk,btk->bmt", fb, ref), rtol=2e-6)
+            np.testing.assert_allclose(kernel(wave, power=power).numpy(), ref, rtol=2e-6,
+                                       atol=1e-12)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def test_work_items_cover_every_frame_once_and_feed_every_thread() -> None:
+    kernel = SpectrogramKernel(512, 160, stft_window("hann", 512, 512), block_frames=100)
+    for batch, frames, workers in [(16, 431, 2), (1, 431, 2), (1, 50, 2), (40, 9, 2),
+                                   (3, 1, 4), (5, 250, 1)]:
+        items = kernel._items(batch, frames, workers)
+        covered = np.zeros((batch, frames), dtype=int)
+        for b0, b1, t0, t1 in items:
+            covered[b0:b1, t0:t1] += 1
+            assert (b1 - b0) * (t1 - t0) <= max(100, t1 - t0)
+        assert (covered == 1).all(), (batch, frames, workers)
+        assert len(items) >= min(workers, batch * frames)
+
+
+def test_kept_buffers_do_not_leak_between_calls_or_threads() -> None:
+    """Scratch buffers are kept per thread between calls: calls of other shapes in between,
+    or from several threads at once, must not change any result."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(4)
+    long = torch.from_numpy(rng.standard_normal((3, 16000)).astype(np.float32))
+    short = torch.from_numpy(rng.standard_normal((5, 4000)).astype(np.float32))
+    f = LogMel(sample_rate=16000, n_fft=512, hop_length=160, n_mels=40, pad_mode="reflect")
+    ref_long, ref_short = f(long).clone(), f(short).clone()
+    with ThreadPoolExecutor(max_workers=4) as ex:
+        outs = list(ex.map(f, [long, short, long, short, long, short]))
+    for i, out in enumerate(outs):
+        torch.testing.assert_close(out, ref_long if i % 2 == 0 else ref_short, rtol=1e-6, atol=1e-5)
+    torch.testing.assert_close(f(long), ref_long, rtol=1e-6, atol=1e-5)
+
+
+def test_empty_batch_gives_empty_features() -> None:
+    for f in (LogMel(n_mels=64), LogMel(n_mels=64, weighting="A", top_db=80.0)):
+        assert f(torch.zeros(0, 22050)).shape == (0, 1, 64, 22)
 
 
 def test_reflect_padding_needs_long_enough_clips() -> None:
