@@ -1,9 +1,12 @@
-"""``ascbench leaderboard``: show, merge and render leaderboards from result files.
+"""``ascbench leaderboard``: show, merge, render and publish leaderboards from result files.
 
-- ``show [--results DIR] [--rules R]``: the ranked table in the terminal;
+- ``show [INPUT...] [--results DIR] [--rules R]``: the ranked table in the terminal;
 - ``merge INPUT... --out DIR``: merge result directories, entry files and leaderboard files
   (hashes verified, duplicates resolved) into a result store plus ``leaderboard-<rs>.json``;
 - ``render [--results DIR | --input FILE...] --out DIR``: Markdown, HTML, JSON, PNG and SVG;
+- ``publish INPUT... [--out DIR] [--rules R]``: verify every input strictly and write the
+  canonical ``leaderboard/`` directory (``<rs>.{json,md,html}``, ``pareto-<rs>.{png,svg}``,
+  ``schema.json``, ``index.html``); any bad or conflicting entry refuses with exit status 1;
 - ``schema [--out FILE]``: the JSON schema of entry and leaderboard files.
 """
 
@@ -14,7 +17,7 @@ import sys
 from pathlib import Path
 
 NAME = "leaderboard"
-HELP = "show, merge and render leaderboards from result files"
+HELP = "show, merge, render and publish leaderboards from result files"
 
 
 def _add_common(parser: argparse.ArgumentParser, *, rules: bool = True) -> None:
@@ -38,9 +41,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     show = sub.add_parser("show", help="print the ranked table(s) in the terminal")
     show.add_argument(
+        "inputs",
+        nargs="*",
+        type=Path,
+        metavar="INPUT",
+        help="results directory, entry or leaderboard file, or published leaderboard directory "
+        "(default: --results)",
+    )
+    show.add_argument(
         "--results",
         type=Path,
-        default=DEFAULT_RESULTS,
         metavar="DIR",
         help=f"results directory (default: {DEFAULT_RESULTS})",
     )
@@ -98,8 +108,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     render.add_argument("--no-plots", action="store_true", help="skip the PNG/SVG plots")
     _add_common(render)
 
+    _add_publish(sub)
+
     schema = sub.add_parser("schema", help="print or write the JSON schema of result files")
     schema.add_argument("--out", type=Path, metavar="FILE", help="write it to FILE")
+
+
+def _add_publish(sub: argparse._SubParsersAction) -> None:
+    from ascbench.leaderboard.publish import DEFAULT_OUT
+
+    publish = sub.add_parser(
+        "publish",
+        help="verify results and write the published leaderboard directory",
+        description="Verify INPUTs (result directories, entry files, leaderboard files, a "
+        "published leaderboard directory) strictly: every file is validated against the schema "
+        "and its entry hashes checked; malformed, tampered, hash-less or conflicting entries "
+        "make publish refuse (exit status 1) without changing DIR. Otherwise write, per rule "
+        "set, <rs>.json, <rs>.md, <rs>.html and pareto-<rs>.png/.svg, plus schema.json and "
+        "index.html, into DIR. The same inputs give byte-identical files.",
+    )
+    publish.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
+    publish.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        metavar="DIR",
+        help=f"published leaderboard directory (default: {DEFAULT_OUT})",
+    )
+    publish.add_argument(
+        "--rules",
+        metavar="R",
+        help="publish only the board of rule set R (a name, or a rule-set file); the other "
+        "boards already in DIR are kept",
+    )
+    publish.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="leave malformed or tampered files out with a warning instead of refusing "
+        "(conflicting entries still refuse)",
+    )
 
 
 def _rules_name(rules: str | None) -> str | None:
@@ -122,6 +169,8 @@ def run(args: argparse.Namespace, ctx: object) -> int:
     action = args.leaderboard_action
     if action == "schema":
         return _schema(args)
+    if action == "publish":
+        return _publish(args)
     errors: list[str] | None = [] if args.skip_invalid else None
     try:
         if action == "show":
@@ -136,8 +185,10 @@ def run(args: argparse.Namespace, ctx: object) -> int:
 def _show(args: argparse.Namespace, errors: list[str] | None) -> int:
     from ascbench.leaderboard.board import merge
     from ascbench.leaderboard.render import render_text, select_boards
+    from ascbench.leaderboard.store import DEFAULT_RESULTS
 
-    boards = merge([args.results], errors=errors)
+    inputs = [*args.inputs, *([args.results] if args.results else [])] or [DEFAULT_RESULTS]
+    boards = merge(inputs, errors=errors)
     rules = _rules_name(args.rules)
     if rules is not None:
         boards = select_boards(boards, rules)
@@ -175,6 +226,39 @@ def _render(args: argparse.Namespace, errors: list[str] | None) -> int:
         boards = select_boards(boards, rules)
     for path in render_all(boards, args.out, plots=not args.no_plots):
         print(path)
+    return 0
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from ascbench.leaderboard.publish import PublishRefused, publish
+
+    try:
+        done = publish(
+            args.inputs, args.out, rules=_rules_name(args.rules), skip_invalid=args.skip_invalid
+        )
+    except PublishRefused as exc:
+        for problem in exc.problems:
+            print(f"ascbench: error: {problem}", file=sys.stderr)
+        print(
+            f"ascbench: error: publish refused ({len(exc.problems)} problem"
+            f"{'s' if len(exc.problems) != 1 else ''}); nothing in {args.out} was changed",
+            file=sys.stderr,
+        )
+        return 1
+    _warn(done.skipped)
+    for path in done.written:
+        print(path)
+    for path in done.kept:
+        print(f"{path}: kept unchanged (its rule set was not published this time)")
+    for name, board in done.boards.items():
+        statuses = [row.status for row in board.rows]
+        counts = ", ".join(
+            f"{statuses.count(s)} {s}" for s in ("ok", "noncompliant", "failed") if s in statuses
+        )
+        print(
+            f"published {name}: {len(board.entries)} entries of {len(board.rows)} systems "
+            f"({counts}) -> {args.out}"
+        )
     return 0
 
 
