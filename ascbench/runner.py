@@ -16,7 +16,6 @@ failing job into a ``failed`` entry with its reason, and renders the leaderboard
 from __future__ import annotations
 
 import json
-import math
 import re
 import sys
 import time
@@ -33,11 +32,16 @@ from ascbench.plugins import Registry
 from ascbench.rules import RuleSet
 from ascbench.systems import System
 
-#: Without --budget or --full, each system trains for at most this many epochs (a fixed
-#: number, so that the same seed gives the same numbers on any machine).
+#: Without --budget or --full, each system gets the training compute of this many epochs of a
+#: model at :data:`DEFAULT_MACS_PER_SECOND`: a model that costs more MACs per second of audio
+#: trains for proportionally fewer epochs (at least one). The count comes from counted MACs,
+#: not from timing, so the same seed gives the same numbers on any machine.
 DEFAULT_EPOCHS = 3
+#: The reference model cost of the default budget: the DCASE 2022 MAC limit (30 M MACs for a
+#: 1-s clip), i.e. the cost of the baselines.
+DEFAULT_MACS_PER_SECOND = 30e6
 #: Without --full, test-time augmentation runs at most this many passes.
-BUDGET_TTA_PASSES = 5
+BUDGET_TTA_PASSES = 3
 
 
 class RunError(AscbenchError):
@@ -64,8 +68,23 @@ class Budget:
             return recipe_epochs, self.minutes
         return min(self.epochs, recipe_epochs) if self.minutes else self.epochs, self.minutes
 
+    @property
+    def is_default(self) -> bool:
+        """No --budget and no --full: the compute-matched default."""
+        return not self.full and self.epochs is None and self.minutes is None
+
     def tta_passes(self, passes: int) -> int:
         return passes if self.full else min(passes, BUDGET_TTA_PASSES)
+
+
+def default_epochs(macs: int, clip_seconds: float, recipe_epochs: int) -> int:
+    """Epochs of the default budget for a model costing ``macs`` per clip of ``clip_seconds``:
+    ``DEFAULT_EPOCHS`` epochs' worth of training at ``DEFAULT_MACS_PER_SECOND``, so that every
+    system gets about the same training compute (the DCASE baselines 3 epochs, a model of 4x
+    their MACs 1 epoch), never more than the recipe's epochs and at least one."""
+    per_second = macs / max(clip_seconds, 1e-9)
+    fitting = int(DEFAULT_EPOCHS * DEFAULT_MACS_PER_SECOND // max(per_second, 1.0))
+    return max(1, min(recipe_epochs, DEFAULT_EPOCHS, fitting))
 
 
 def parse_budget(text: str | None, *, full: bool = False) -> Budget:
@@ -109,6 +128,9 @@ class RunSettings:
     workers: int = 2
     cache_root: Path | None = None
     weights: Path | None = None
+    #: torch intra-op threads per job (``--cpus-per-job``); float reductions depend on it, so
+    #: the same count gives the same numbers. None: every core (local) or the executor's default.
+    threads: int | None = None
 
 
 @dataclass(frozen=True)
@@ -233,6 +255,7 @@ def _teacher_path(settings: RunSettings, teacher: str, seed: int) -> Path:
 def run_job(job: Job, registry: Registry, settings: RunSettings, dataset=None):
     """Run one job from scratch and return its :class:`LeaderboardEntry` (never raises for a
     failure of the system itself: that becomes a ``failed`` entry with its reason)."""
+    from ascbench.allocator import keep_freed_memory
     from ascbench.leaderboard import (
         Budget as EntryBudget,
     )
@@ -243,6 +266,7 @@ def run_job(job: Job, registry: Registry, settings: RunSettings, dataset=None):
         utc_now,
     )
 
+    keep_freed_memory()  # large activations: reuse freed memory instead of fresh pages per op
     system = registry.system(job.system)
     ruleset = settings.ruleset
     started = utc_now()
@@ -367,6 +391,17 @@ def _train_compress_evaluate(
     model = build_model(registry, system, input_shape, ruleset.num_classes)
     teacher = _teacher_targets(system, job, settings, features["train"])
     notes: list[str] = []
+    if settings.budget.is_default and settings.weights is None:
+        from ascbench.complexity import measure
+
+        macs = measure(model, ruleset, input_shape).macs
+        epochs = default_epochs(macs, dataset.clip_seconds, system.recipe.epochs)
+        notes.append(
+            f"default budget: {epochs} epoch(s), the training compute of {DEFAULT_EPOCHS} "
+            f"epochs at {DEFAULT_MACS_PER_SECOND / 1e6:g} M MACs per second of audio "
+            f"(this model: {macs / 1e6 / dataset.clip_seconds:.1f} M); --budget N or --full "
+            "train longer"
+        )
     trained_path = _trained_path(settings, system, job, dataset, epochs, minutes)
     if settings.weights is None and trained_path.exists():
         model.load_state_dict(torch.load(trained_path, map_location="cpu", weights_only=True))
@@ -413,10 +448,28 @@ def _train_compress_evaluate(
     test = _Clips(features["test"])
     tta = build_tta(system.evaluation, system.recipe)
 
-    def score(m: torch.nn.Module) -> dict[str, float]:
-        res, _ = evaluate(
-            m, test, batch_size=64, device="cpu", tta_passes=1, tta=None, seed=job.seed
+    def evaluate_on_test(m: torch.nn.Module, passes: int):
+        return evaluate(
+            m,
+            test,
+            batch_size=64,
+            device="cpu",
+            tta_passes=passes,
+            tta=tta if passes > 1 else None,
+            seed=job.seed,
+            evaluators={
+                r.name: registry.get("evaluator", r.name).build(**r.params)
+                for r in system.evaluation.evaluators
+            },
         )
+
+    # The chain scores every stage with one plain pass; the last of these is the final
+    # model's plain evaluation, kept so that a system without TTA is not evaluated twice.
+    last_plain: dict[str, Any] = {}
+
+    def score(m: torch.nn.Module) -> dict[str, float]:
+        res, predictions = evaluate_on_test(m, 1)
+        last_plain.update(model=m, result=(res, predictions))
         return {"accuracy": res.accuracy, "log_loss": res.log_loss}
 
     def finetune(m: torch.nn.Module) -> torch.nn.Module:
@@ -459,20 +512,11 @@ def _train_compress_evaluate(
     # the chain's last record measured the final model already
     last = records[-1].after
     final = last.model_copy(update={"flags": [*last.flags, *notes]})
-    _say(settings, f"[{system.name} seed {job.seed}] evaluating")
-    scores, predictions = evaluate(
-        model,
-        test,
-        batch_size=64,
-        device="cpu",
-        tta_passes=tta_passes,
-        tta=tta,
-        seed=job.seed,
-        evaluators={
-            r.name: registry.get("evaluator", r.name).build(**r.params)
-            for r in system.evaluation.evaluators
-        },
-    )
+    if tta_passes <= 1 and last_plain.get("model") is model:
+        scores, predictions = last_plain["result"]
+    else:
+        _say(settings, f"[{system.name} seed {job.seed}] evaluating ({tta_passes} TTA passes)")
+        scores, predictions = evaluate_on_test(model, tta_passes)
     if teacher_students(system, registry, settings):
         _save_teacher_outputs(model, system, job, settings, features["train"])
     stages = [
@@ -631,31 +675,10 @@ def run(
     seeds: Sequence[int] = (0,),
     *,
     on_entry: Callable[[Any], None] | None = None,
+    executor: Any = None,
 ) -> RunSummary:
-    """Run every job locally, in order, writing each entry as soon as it is finished."""
-    from ascbench.leaderboard import ResultStore
+    """Run every job with ``executor`` (default: locally, in order), writing each entry as soon
+    as it is finished; see :mod:`ascbench.executors`."""
+    from ascbench.executors import execute
 
-    start = time.perf_counter()
-    store = ResultStore(settings.results)
-    jobs = plan(systems, seeds, registry)
-    summary = RunSummary()
-    dataset = None
-    width = int(math.log10(max(len(jobs), 1))) + 1
-    for index, job in enumerate(jobs, start=1):
-        label = f"[{index:>{width}}/{len(jobs)}] {job.system} seed {job.seed}"
-        if settings.resume and store.exists(job.system, settings.ruleset.name, job.seed):
-            _say(settings, f"{label}: finished earlier, skipped (--resume)")
-            summary.skipped.append(job)
-            continue
-        if dataset is None:
-            dataset = load_run_dataset(settings)
-        _say(settings, f"{label}: starting")
-        entry = run_job(job, registry, settings, dataset)
-        store.write(entry, overwrite=True)
-        summary.written.append(entry)
-        if on_entry is not None:
-            on_entry(entry)
-        detail = f"{entry.status}" + (f": {entry.reason}" if entry.reason else "")
-        _say(settings, f"{label}: {detail}")
-    summary.seconds = time.perf_counter() - start
-    return summary
+    return execute(registry, settings, systems, seeds, executor, on_entry=on_entry)

@@ -5,6 +5,17 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ascbench.errors import AscbenchError
+
+# (kept here rather than imported from ascbench.executors, which imports torch: building the
+# command line must stay fast)
+EXECUTORS = ("local", "ray")
+RAY_INSTALL = "pip install 'ascbench[ray]'"
+
+
+class OptionsError(AscbenchError):
+    """Options of ``ascbench run`` that conflict or are malformed."""
+
 NAME = "run"
 HELP = "train, compress, evaluate and measure every system under a rule set; write the leaderboard"
 
@@ -33,9 +44,14 @@ def add_arguments(parser):
         help="evaluate released weights instead of training (one --system whose model takes a "
         "'weights' parameter, e.g. the SP4ASC checkpoints)",
     )  # fmt: skip
-    parser.add_argument(
+    seeds = parser.add_argument_group(
+        "seeds", "several seeds give mean, standard deviation and 95 % confidence interval"
+    )
+    seeds.add_argument(
         "--seed", type=int, action="append", metavar="N", help="seed (repeatable; default 0)"
     )
+    seeds.add_argument("--seeds", metavar="N,N,...", help="seeds as a list, e.g. 0,1,2")
+    seeds.add_argument("--n-seeds", type=int, metavar="N", help="seeds 0 to N-1")
     parser.add_argument(
         "--device", default="cpu", help="torch device for training (cpu, cuda, cuda:1)"
     )
@@ -55,6 +71,24 @@ def add_arguments(parser):
         "--no-progress", action="store_true",
         help="no progress bars (they are only drawn on a terminal anyway)",
     )  # fmt: skip
+    where = parser.add_argument_group("where the jobs run")
+    where.add_argument(
+        "--executor", choices=EXECUTORS, default="local",
+        help="local: one job after the other here (default); ray: every job a Ray task on a "
+        f"local Ray instance or a cluster (needs {RAY_INSTALL}); on several machines --data, "
+        "--cache, --results (and ASCBENCH_CACHE) must be paths on a shared filesystem",
+    )  # fmt: skip
+    where.add_argument(
+        "--address", metavar="ADDRESS",
+        help="Ray cluster to use ('auto' for the one `ray start` runs here, or host:port); "
+        "default: start a local Ray instance",
+    )  # fmt: skip
+    where.add_argument(
+        "--cpus-per-job", type=int, metavar="N",
+        help="CPUs each job asks for and torch threads it runs with (the same N gives the same "
+        "numbers on either executor); default: every core (local), 4 or the largest node's "
+        "cores (ray)",
+    )  # fmt: skip
 
 
 def run(args, ctx) -> int:
@@ -64,6 +98,8 @@ def run(args, ctx) -> int:
     from ascbench.runner import RunSettings, check_weights, parse_budget
     from ascbench.runner import run as run_jobs
 
+    seeds = parse_seeds(args.seed, args.seeds, args.n_seeds)
+    executor = build_executor(args)
     registry = ctx.registry
     ruleset, systems = ctx.selection()
     weights = Path(args.weights) if args.weights else None
@@ -80,12 +116,13 @@ def run(args, ctx) -> int:
         workers=args.workers,
         cache_root=Path(args.cache) if args.cache else None,
         weights=weights,
+        threads=args.cpus_per_job,
     )
-    from ascbench.training import resolve_device
+    if executor is None:
+        from ascbench.training import resolve_device
 
-    resolve_device(args.device)  # fail before any work if the device is not there
-    seeds = list(dict.fromkeys(args.seed or [0]))
-    summary = run_jobs(registry, settings, systems, seeds)
+        resolve_device(args.device)  # fail before any work if the device is not there
+    summary = run_jobs(registry, settings, systems, seeds, executor=executor)
     store = ResultStore(settings.results)
     entries = [e for e in store.load_all() if e.ruleset.name == ruleset.name]
     if entries:
@@ -101,3 +138,48 @@ def run(args, ctx) -> int:
         file=sys.stderr,
     )
     return 1 if failed else 0
+
+
+def parse_seeds(
+    seed: list[int] | None = None, seeds: str | None = None, n_seeds: int | None = None
+) -> list[int]:
+    """The seeds of ``--seed N`` (repeatable), ``--seeds 0,1,2`` or ``--n-seeds N`` (at most
+    one of them; default: seed 0), without repeats, in the order given."""
+    given = [flag for flag, value in (("--seed", seed), ("--seeds", seeds),
+                                      ("--n-seeds", n_seeds)) if value is not None]  # fmt: skip
+    if len(given) > 1:
+        raise OptionsError(f"{' and '.join(given)} both name seeds; use only one of them")
+    if n_seeds is not None:
+        if n_seeds < 1:
+            raise OptionsError(f"--n-seeds {n_seeds} must be at least 1")
+        values = list(range(n_seeds))
+    elif seeds is not None:
+        parts = [p.strip() for p in seeds.split(",")]
+        if not all(p.isdigit() for p in parts):
+            raise OptionsError(
+                f"--seeds {seeds!r} is not a list of seeds; use integers >= 0 separated by "
+                "commas, e.g. --seeds 0,1,2"
+            )
+        values = [int(p) for p in parts]
+    else:
+        values = list(seed or [0])
+    negative = [v for v in values if v < 0]
+    if negative:
+        raise OptionsError(f"seed {negative[0]} is negative; seeds are integers >= 0")
+    return list(dict.fromkeys(values))
+
+
+def build_executor(args):
+    """The executor of ``--executor`` (None for the local one), its options checked."""
+    if args.cpus_per_job is not None and args.cpus_per_job < 1:
+        raise OptionsError(f"--cpus-per-job {args.cpus_per_job} must be at least 1")
+    if args.executor != "ray":
+        if args.address:
+            raise OptionsError(
+                "--address names a Ray cluster; add --executor ray or drop --address"
+            )
+        return None
+    from ascbench.executors import RayExecutor, import_ray
+
+    import_ray()  # a one-line error now if Ray is not installed
+    return RayExecutor(address=args.address, plugins=args.plugin or [])

@@ -102,7 +102,7 @@ class SynthConfig(BaseModel):
     )
     test_per_device: int = Field(2, ge=1, description="Test recordings per scene per device.")
     slices: int = Field(
-        3, ge=1, le=10, description="tau2022 only: how many of the ten 1-s slices of each 10-s "
+        2, ge=1, le=10, description="tau2022 only: how many of the ten 1-s slices of each 10-s "
         "recording are kept (10 = every slice, as in TAU)."
     )
     scenes: tuple[str, ...] = Field(
@@ -136,7 +136,7 @@ class SynthConfig(BaseModel):
 
     @classmethod
     def default(cls, style: str = "tau2022", **overrides: object) -> SynthConfig:
-        """The default size for a style (tau2022: 1,350 train / 540 test 1-s clips;
+        """The default size for a style (tau2022: 900 train / 360 test 1-s clips;
         tau2020: 300 train / 180 test 10-s clips)."""
         if style not in STYLES:
             raise DatasetError(f"unknown synthetic style '{style}'; use one of {', '.join(STYLES)}")

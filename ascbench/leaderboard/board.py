@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, Field, ValidationError, field_validator, model_validator
 
-from ascbench.leaderboard._io import atomic_write_text, read_json
+from ascbench.leaderboard._io import atomic_write_text, is_temp_file, read_json
 from ascbench.leaderboard.entry import (
     SCHEMA_VERSION,
     ComplianceStatus,
@@ -43,21 +43,57 @@ _STATUS_ORDER = {"ok": 0, "noncompliant": 1, "failed": 2}
 _COMPLIANCE_ORDER = {"pass": 0, "ambiguous": 1, "fail": 2}
 
 
+#: Confidence level of :attr:`Stat.ci95`.
+CI_LEVEL = 0.95
+
+
+def confidence_interval(
+    mean: float, std: float | None, n: int, level: float = CI_LEVEL
+) -> tuple[float, float] | None:
+    """Two-sided ``level`` confidence interval of a mean of ``n`` values with sample standard
+    deviation ``std`` (Student t, n - 1 degrees of freedom); None for fewer than two values."""
+    if std is None or n < 2:
+        return None
+    from scipy.stats import t
+
+    half = float(t.ppf((1 + level) / 2, n - 1)) * std / math.sqrt(n)
+    return (mean - half, mean + half)
+
+
 class Stat(_Strict):
-    """A metric over seeds: mean, sample standard deviation (None for one seed) and count."""
+    """A metric over seeds: mean, sample std and 95 % CI of the mean (None for one seed), count."""
 
     mean: float
     std: float | None = None
     n: int = Field(ge=1)
+    ci95: tuple[float, float] | None = Field(
+        None,
+        description="95 % confidence interval of the mean (Student t, n - 1 degrees of "
+        "freedom), derived from mean, std and n; None for one seed.",
+    )
 
-    def format(self, digits: int) -> str:
-        """'0.912' for one seed, '0.912 ± 0.013' for several."""
+    @model_validator(mode="after")
+    def _derive_ci(self) -> Stat:
+        # derived, never trusted from input: boards written before it existed still validate
+        object.__setattr__(self, "ci95", confidence_interval(self.mean, self.std, self.n))
+        return self
+
+    def format(self, digits: int, *, ci: bool = False) -> str:
+        """'0.912' for one seed, '0.912 ± 0.013' for several, '0.912 ± 0.013 [0.880, 0.944]'
+        with ``ci`` (the 95 % confidence interval of the mean)."""
         text = f"{self.mean:.{digits}f}"
-        return text if self.std is None else f"{text} ± {self.std:.{digits}f}"
+        if self.std is None:
+            return text
+        text += f" ± {self.std:.{digits}f}"
+        if ci and self.ci95 is not None:
+            low, high = self.ci95
+            text += f" [{low:.{digits}f}, {high:.{digits}f}]"
+        return text
 
 
 def aggregate(values: Sequence[float]) -> Stat:
-    """Mean and sample standard deviation (n - 1) of per-seed values."""
+    """Mean, sample standard deviation (n - 1) and 95 % confidence interval of the mean of
+    per-seed values."""
     if not values:
         raise ValueError("aggregate() needs at least one value")
     mean = math.fsum(values) / len(values)
@@ -277,6 +313,24 @@ def group_by_ruleset(
 # -- reading inputs and merging -----------------------------------------------------------------
 
 
+#: The schema file of a published leaderboard directory (``ascbench leaderboard publish``).
+SCHEMA_FILE = "schema.json"
+
+
+def board_files(directory: str | Path) -> list[Path]:
+    """The leaderboard files directly in ``directory``, sorted.
+
+    These are the ``leaderboard-<ruleset>.json`` files of ``merge`` and ``render`` and, in a
+    published leaderboard directory (one holding :data:`SCHEMA_FILE`), every other ``*.json``
+    file (``<ruleset>.json``). Temporaries of interrupted writes are skipped.
+    """
+    directory = Path(directory)
+    files = set(directory.glob("leaderboard-*.json"))
+    if (directory / SCHEMA_FILE).is_file():
+        files |= {p for p in directory.glob("*.json") if p.name != SCHEMA_FILE}
+    return sorted(p for p in files if p.is_file() and not is_temp_file(p))
+
+
 def read_board(path: str | Path) -> Leaderboard:
     """Read and validate a leaderboard JSON file (every entry hash is verified)."""
     path = Path(path)
@@ -299,9 +353,9 @@ def read_input(path: str | Path, *, errors: list[str] | None = None) -> list[Lea
     """Entries from a results directory, an entry file or a leaderboard file.
 
     A directory contributes its ``<ruleset>/<system>/seed<k>.json`` files; only a directory
-    without any holds boards, and then its top-level ``leaderboard-*.json`` files are read (a
-    board next to a store is derived from it and may be stale). With ``errors`` (lenient mode)
-    bad files are skipped and described there; otherwise the first bad file raises.
+    without any holds boards, and then its :func:`board_files` are read (a board next to a
+    store is derived from it and may be stale). With ``errors`` (lenient mode) bad files are
+    skipped and described there; otherwise the first bad file raises.
     """
     path = Path(path)
     if path.is_dir():
@@ -309,12 +363,12 @@ def read_input(path: str | Path, *, errors: list[str] | None = None) -> list[Lea
         if store.entry_files():
             return store.load_all(errors=errors)
         entries = []
-        for board_file in sorted(path.glob("leaderboard-*.json")):
+        for board_file in board_files(path):
             entries.extend(read_input(board_file, errors=errors))
         if not entries and errors is None:
             raise LeaderboardError(
-                f"{path}: no result files (<ruleset>/<system>/seed<k>.json) or "
-                "leaderboard-*.json found; pass a results directory"
+                f"{path}: no result files (<ruleset>/<system>/seed<k>.json), "
+                "leaderboard-*.json or published leaderboard found; pass a results directory"
             )
         return entries
     if not path.exists():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +46,7 @@ def _float(value: float | None, digits: int) -> str:
 
 
 def _stat(value: Stat | None, digits: int) -> str:
-    return _DASH if value is None else value.format(digits)
+    return _DASH if value is None else value.format(digits, ci=True)
 
 
 def limit_header(quantity: str, maximum: int) -> str:
@@ -135,7 +135,8 @@ def notes(board: Leaderboard) -> list[str]:
     lines = [_ranking_sentence(board)]
     lines.append(
         "Log loss and accuracy are the macro averages over classes on the evaluation split; "
-        "with several seeds the value is mean ± sample standard deviation."
+        "with several seeds the value is mean ± sample standard deviation [95 % confidence "
+        "interval of the mean, Student t]."
     )
     for lim in board.ruleset.limits:
         text = f" — {lim.text}" if lim.text else ""
@@ -238,7 +239,7 @@ def text_table(headers: list[str], rows: list[list[str]]) -> str:
     widths = [
         max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
     ]
-    numeric = re.compile(r"^[\d,.±* —-]+$")
+    numeric = re.compile(r"^[\d,.±* —\[\]-]+$")
 
     def line(cells: list[str]) -> str:
         out = []
@@ -405,10 +406,17 @@ def render_html(board: Leaderboard, *, svg: str | None = None) -> str:
     return "\n".join(parts)
 
 
-def render_index(boards: dict[str, Leaderboard]) -> str:
-    """A self-contained HTML index linking the page of every rule set."""
+def render_index(
+    boards: dict[str, Leaderboard], *, page: Callable[[str], str] | None = None
+) -> str:
+    """A self-contained HTML index linking the page of every rule set.
+
+    ``page`` maps a rule-set name to its page's file name (default: ``leaderboard-<rs>.html``,
+    as :func:`render_all` writes it).
+    """
+    page = page or (lambda name: f"{board_filename(name)[: -len('.json')]}.html")
     items = "".join(
-        f'<li><a href="{html.escape(board_filename(name)[:-5])}.html">{html.escape(name)}</a>: '
+        f'<li><a href="{html.escape(page(name))}">{html.escape(name)}</a>: '
         f"{html.escape(b.ruleset.title)} ({len(b.rows)} systems)</li>"
         for name, b in boards.items()
     )

@@ -234,3 +234,15 @@ def test_systems_differing_only_in_compression_train_once(tiny_plugin, tiny_data
     (entry,) = ResultStore(results).load_all()
     assert any("trained weights reused" in f for f in entry.complexity.flags)
     assert entry.provenance.budget.epochs == 2
+
+
+def test_default_budget_gives_every_system_the_same_training_compute():
+    from ascbench.runner import default_epochs
+
+    assert default_epochs(29_271_638, 1.0, 200) == 3  # DCASE 2022 baseline
+    assert default_epochs(287_303_638, 10.0, 200) == 3  # DCASE 2021 baseline, 10-s clips
+    assert default_epochs(31_802_000, 1.0, 200) == 2  # just over the limit: 2 epochs
+    assert default_epochs(46_307_210, 1.0, 200) == 1  # SP4ASC on 1-s clips
+    assert default_epochs(267_157_514, 1.0, 200) == 1  # never fewer than one
+    assert default_epochs(7_960_000, 1.0, 2) == 2  # never more than the recipe
+    assert default_epochs(0, 1.0, 200) == 3

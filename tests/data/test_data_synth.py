@@ -153,7 +153,7 @@ def test_2020_style(tmp_path: Path) -> None:
 
 
 def test_plan_default_sizes() -> None:
-    for style, train, test in (("tau2022", 1350, 540), ("tau2020", 300, 180)):
+    for style, train, test in (("tau2022", 900, 360), ("tau2020", 300, 180)):
         config = SynthConfig.default(style)
         assert config.expected_counts() == {"train": train, "test": test}
         segments = plan(config)

@@ -1,0 +1,347 @@
+"""Executors: the local one and Ray (a local 2-CPU Ray instance) give the same entries, record
+failures and crashes, resume, and run teachers before their students; seeds options and the
+confidence interval of multi-seed statistics."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import os
+import re
+import sys
+import textwrap
+
+import pytest
+
+from ascbench.cli import main
+from ascbench.commands.run import OptionsError, parse_seeds
+from ascbench.data import SynthConfig, synthesize
+from ascbench.leaderboard import ResultStore
+from ascbench.leaderboard.board import Stat, aggregate, confidence_interval
+
+PLUGIN = "ascbench_exec_test_plugin"
+SOURCE = """
+import os
+import torch
+from ascbench import Model, System, hookimpl
+from ascbench.systems import ComponentRef, Distillation, TrainingRecipe
+
+class Tiny(torch.nn.Module):
+    def __init__(self, num_classes=10, input_shape=(1, 16, 3), fail=False, crash=False):
+        super().__init__()
+        if crash:
+            os._exit(3)  # the worker process dies, as in a segfault or an OOM kill
+        self.fail = fail
+        self.conv = torch.nn.Conv2d(input_shape[0], 8, 3, padding=1)
+        self.bn = torch.nn.BatchNorm2d(8)
+        self.fc = torch.nn.Linear(8, num_classes)
+
+    def forward(self, x):
+        if self.fail:
+            raise RuntimeError("this model always fails")
+        return self.fc(torch.relu(self.bn(self.conv(x))).mean(dim=(2, 3)))
+
+FRONTEND = ComponentRef(name="logmel", params={"n_mels": 16, "n_fft": 1024, "hop_length": 512})
+
+def system(name, params=None, recipe=None, **kw):
+    return System(name=name, title=name, report="test", challenge="dcase2022", frontend=FRONTEND,
+                  model=ComponentRef(name="exec_tiny", params=params or {}),
+                  recipe=TrainingRecipe(epochs=50, batch_size=16, lr=3e-3, **(recipe or {})),
+                  **kw)
+
+@hookimpl
+def register_models():
+    return [Model("exec_tiny", Tiny, "tiny conv net")]
+
+@hookimpl
+def register_systems():
+    return [
+        system("exec_ok", compressors=[ComponentRef(name="fold_batchnorm")]),
+        system("exec_plain"),  # trains exactly like exec_ok: reuses its weights
+        system("exec_student", recipe={"distillation": Distillation(teacher="exec_ok")}),
+        system("exec_broken", params={"fail": True}),
+        system("exec_crash", params={"crash": True}),  # never run outside Ray
+    ]
+"""
+SYSTEMS = ["exec_ok", "exec_plain", "exec_student", "exec_broken"]
+
+
+@pytest.fixture(scope="module")
+def plugin(tmp_path_factory):
+    """The test plugin as a module in a folder of its own (not installed: Ray workers must get
+    the folder from the driver)."""
+    folder = tmp_path_factory.mktemp("plugin")
+    (folder / f"{PLUGIN}.py").write_text(textwrap.dedent(SOURCE))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.syspath_prepend(str(folder))
+        mp.delenv("ASCBENCH_PLUGINS", raising=False)
+        importlib.invalidate_caches()
+        yield PLUGIN
+    sys.modules.pop(PLUGIN, None)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data") / "synth"
+    config = SynthConfig(
+        style="tau2022", scenes=("airport", "bus", "park"), locations_train=2, locations_test=1,
+        train_a=4, train_per_device=1, test_per_device=1, slices=2,
+    )  # fmt: skip
+    return synthesize(root, config)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("features")
+
+
+@pytest.fixture(scope="session")
+def ray_instance():
+    """A local Ray instance with 2 CPUs for the whole session (starting one takes ~8 s)."""
+    ray = pytest.importorskip("ray")
+    import logging
+
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level=logging.WARNING,
+             log_to_driver=False)  # fmt: skip
+    yield ray
+    ray.shutdown()
+
+
+def run_cli(plugin, data, cache, results, *extra) -> int:
+    return main(
+        ["--plugin", plugin, "run", "--data", str(data), "--results", str(results), "--budget",
+         "1", "--no-progress", "--cache", str(cache), "--cpus-per-job", "1", *extra]
+    )  # fmt: skip
+
+
+def systems(*names):
+    return [arg for name in names for arg in ("--system", name)]
+
+
+def entries(results):
+    return {(e.system.name, e.seed): e for e in ResultStore(results).load_all()}
+
+
+# -- Ray against local ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def local_results(plugin, data, cache, tmp_path_factory):
+    results = tmp_path_factory.mktemp("local")
+    assert run_cli(plugin, data, cache, results, "--seeds", "0,1", *systems(*SYSTEMS)) == 1
+    return results
+
+
+@pytest.fixture(scope="module")
+def ray_results(plugin, data, cache, tmp_path_factory, ray_instance):
+    results = tmp_path_factory.mktemp("ray")
+    code = run_cli(plugin, data, cache, results, "--executor", "ray", "--seeds", "0,1",
+                   *systems(*SYSTEMS))  # fmt: skip
+    assert code == 1  # exec_broken failed; every other job still ran
+    return results
+
+
+def test_ray_gives_the_local_executors_numbers(local_results, ray_results):
+    local, ray = entries(local_results), entries(ray_results)
+    assert set(ray) == set(local) == {(s, k) for s in SYSTEMS for k in (0, 1)}
+    for key, expected in local.items():
+        got = ray[key]
+        assert got.status == expected.status, key
+        assert got.metrics == expected.metrics, key
+        assert got.complexity == expected.complexity, key
+        assert got.stages == expected.stages, key
+        assert got.verify()
+    assert ray["exec_ok", 0].status == "ok"
+    assert ray["exec_ok", 0].metrics != ray["exec_ok", 1].metrics  # the seeds differ
+    # exec_plain waited for exec_ok and reused its weights, as in the local run
+    assert any("trained weights reused" in f for f in ray["exec_plain", 1].complexity.flags)
+
+
+def test_a_failing_system_becomes_a_failed_entry(ray_results):
+    broken = entries(ray_results)["exec_broken", 0]
+    assert broken.status == "failed" and "this model always fails" in broken.reason
+    assert (ray_results / "dcase2022" / "exec_broken" / "seed0.error.txt").exists()
+
+
+def test_students_start_after_their_teacher(ray_results):
+    found = entries(ray_results)
+    for seed in (0, 1):
+        teacher, student = found["exec_ok", seed], found["exec_student", seed]
+        assert student.status == "ok"  # it found the teacher's outputs
+        assert student.provenance.started >= teacher.provenance.finished
+
+
+def test_resume_skips_finished_entries(plugin, data, cache, ray_results, capsys):
+    path = ray_results / "dcase2022" / "exec_ok" / "seed1.json"
+    before = path.read_bytes()
+    code = run_cli(plugin, data, cache, ray_results, "--executor", "ray", "--resume",
+                   "--seeds", "0,1", *systems("exec_ok", "exec_student"))  # fmt: skip
+    assert code == 0
+    err = capsys.readouterr().err
+    assert err.count("finished earlier, skipped (--resume)") == 4
+    assert "0 entries written, 4 skipped" in err
+    assert path.read_bytes() == before
+
+
+def test_the_board_shows_mean_std_and_confidence_interval(plugin, data, cache, ray_results,
+                                                          capsys):  # fmt: skip
+    run_cli(plugin, data, cache, ray_results, "--resume", "--seeds", "0,1",
+            *systems("exec_ok"))  # fmt: skip
+    out = capsys.readouterr().out
+    values = [e.metrics.log_loss for (s, _), e in entries(ray_results).items() if s == "exec_ok"]
+    stat = aggregate(values)
+    low, high = stat.ci95
+    assert f"{stat.mean:.3f} ± {stat.std:.3f} [{low:.3f}, {high:.3f}]" in out
+    md = (ray_results / "leaderboard-dcase2022.md").read_text()
+    assert "95 % confidence interval of the mean" in md
+
+
+def test_a_dead_worker_becomes_a_failed_entry(plugin, data, cache, tmp_path, ray_instance):
+    results = tmp_path / "results"
+    code = run_cli(plugin, data, cache, results, "--executor", "ray",
+                   *systems("exec_crash", "exec_ok"))  # fmt: skip
+    assert code == 1
+    found = entries(results)
+    assert found["exec_ok", 0].status == "ok"
+    crashed = found["exec_crash", 0]
+    assert crashed.status == "failed" and crashed.verify()
+    assert crashed.reason.startswith("the Ray task did not finish:")
+    assert "died" in crashed.reason.lower() or "crash" in crashed.reason.lower()
+
+
+# -- the local executor, options ----------------------------------------------------------------
+def test_jobs_run_with_the_requested_thread_count(monkeypatch):
+    import torch
+
+    import ascbench.runner as runner
+    from ascbench.executors import LocalExecutor
+    from ascbench.runner import Job
+
+    seen = []
+    monkeypatch.setattr(runner, "load_run_dataset", lambda settings: None)
+    monkeypatch.setattr(runner, "run_job", lambda *a: seen.append(torch.get_num_threads()))
+
+    class Driver:
+        def say(self, job, message):
+            pass
+
+        def deliver(self, job, entry):
+            pass
+
+    before = torch.get_num_threads()
+    settings = LocalExecutor().prepare(runner.RunSettings(ruleset=None, threads=None), None)
+    assert settings.threads == len(os.sched_getaffinity(0))
+    target = 1 if before != 1 else 2
+    settings.threads = target
+    LocalExecutor().run([Job("a", 0), Job("b", 0)], None, settings, Driver())
+    assert seen == [target, target]
+    assert torch.get_num_threads() == before
+
+
+def test_dependencies(plugin):
+    from ascbench.executors import dependencies
+    from ascbench.plugins import load_registry
+    from ascbench.runner import Job, plan
+
+    registry = load_registry([plugin], entry_points=False, environment=False)
+    picked = registry.systems(["exec_student", "exec_plain", "exec_broken"])
+    jobs = plan(picked, [0, 1], registry)
+    deps = dependencies(jobs, registry)
+    for seed in (0, 1):
+        assert deps[Job("exec_ok", seed)] == []
+        assert deps[Job("exec_student", seed)] == [Job("exec_ok", seed)]
+        assert deps[Job("exec_plain", seed)] == [Job("exec_ok", seed)]
+        assert deps[Job("exec_broken", seed)] == []  # its model params differ
+    # a teacher that is not among the jobs (finished earlier) is not waited for
+    assert dependencies([Job("exec_student", 0)], registry) == {Job("exec_student", 0): []}
+
+
+def test_seed_options():
+    assert parse_seeds() == [0]
+    assert parse_seeds(seed=[3, 1, 3]) == [3, 1]
+    assert parse_seeds(seeds="0, 1,2") == [0, 1, 2]
+    assert parse_seeds(n_seeds=3) == [0, 1, 2]
+    for kwargs, message in [
+        ({"seed": [1], "seeds": "0,1"}, "--seed and --seeds"),
+        ({"seeds": "0,1", "n_seeds": 2}, "--seeds and --n-seeds"),
+        ({"seeds": "0,a"}, "not a list of seeds"),
+        ({"seeds": "0,-1"}, "not a list of seeds"),
+        ({"n_seeds": 0}, "at least 1"),
+        ({"seed": [-2]}, "negative"),
+    ]:
+        with pytest.raises(OptionsError, match=message):
+            parse_seeds(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--seed", "1", "--n-seeds", "2"], "--seed and --n-seeds both name seeds"),
+        (["--address", "auto"], "add --executor ray"),
+        (["--cpus-per-job", "0"], "--cpus-per-job 0 must be at least 1"),
+    ],
+)
+def test_conflicting_options_are_one_line_errors(args, message, tmp_path, capsys):
+    assert main(["run", "--results", str(tmp_path), *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("ascbench: error:") and message in err[0]
+
+
+def test_ray_missing_says_how_to_install_it(monkeypatch, tmp_path, capsys):
+    from ascbench.commands.run import RAY_INSTALL
+    from ascbench.executors import RAY_INSTALL as EXECUTOR_RAY_INSTALL
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    assert main(["run", "--executor", "ray", "--results", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pip install 'ascbench[ray]'" in err[0]
+    assert RAY_INSTALL == EXECUTOR_RAY_INSTALL
+    assert not list(tmp_path.iterdir())
+
+
+# -- statistics over seeds ----------------------------------------------------------------------
+@pytest.mark.parametrize("values", [[0.8, 0.9, 1.0], [61.0, 63.5], [1.0, 1.0, 1.0, 1.0], [2.5] * 2])
+def test_confidence_interval_matches_scipy(values):
+    from scipy import stats
+
+    stat = aggregate(values)
+    sem = stat.std / math.sqrt(len(values))
+    if sem == 0:
+        assert stat.ci95 == (stat.mean, stat.mean)
+        return
+    low, high = stats.t.interval(0.95, len(values) - 1, loc=stat.mean, scale=sem)
+    assert stat.ci95 == pytest.approx((low, high), rel=1e-12)
+
+
+def test_one_seed_has_no_interval():
+    assert aggregate([0.9]).ci95 is None
+    assert confidence_interval(0.9, None, 1) is None
+    assert aggregate([0.9]).format(3, ci=True) == "0.900"
+
+
+def test_interval_is_derived_and_formatted():
+    stat = aggregate([60.0, 62.0])  # t(0.975, 1) = 12.706: half-width 12.706 * 1.414 / 1.414
+    assert stat.format(1) == "61.0 ± 1.4"
+    assert stat.format(1, ci=True) == "61.0 ± 1.4 [48.3, 73.7]"
+    # a board written before the interval existed reads back with it, equal to a fresh one
+    old = json.loads(stat.model_dump_json())
+    del old["ci95"]
+    assert Stat.model_validate(old) == stat
+    # a hand-edited interval is recomputed, never trusted
+    assert Stat.model_validate({**old, "ci95": [0.0, 1.0]}).ci95 == stat.ci95
+    assert re.fullmatch(r"[\d.]+ ± [\d.]+ \[[\d.]+, [\d.]+\]", stat.format(3, ci=True))
+
+
+def test_an_unreachable_cluster_is_a_quick_one_line_error():
+    import socket
+
+    from ascbench.executors import _check_reachable
+    from ascbench.runner import RunError
+
+    with socket.socket() as s:  # a port that nothing listens on once closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}"):
+        with pytest.raises(RunError, match=f"cannot reach the Ray cluster at {address}"):
+            _check_reachable(address)
+    _check_reachable("auto")  # left to Ray, which answers quickly
