@@ -407,9 +407,12 @@ class RayExecutor:
     def _connect(self, ray) -> None:
         import logging
 
-        _check_reachable(self.address)
+        # without --address: RAY_ADDRESS, else a new local instance ('local'), never the last
+        # cluster `ray start` ran here, which ray.init() would otherwise pick silently
+        address = self.address or os.environ.get("RAY_ADDRESS") or "local"
+        _check_reachable(address)
         try:
-            ray.init(address=self.address, include_dashboard=False, logging_level=logging.WARNING)
+            ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             where = f"at {self.address}" if self.address else "(local instance)"
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0].rstrip(".")
@@ -469,7 +472,10 @@ class RayExecutor:
         submit_ready()
         try:
             while running:
-                done, _ = ray.wait(list(running), num_returns=1)
+                # a timeout keeps the driver responsive to Ctrl-C while tasks run
+                done, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
+                if not done:
+                    continue
                 job = running.pop(done[0])
                 try:
                     text = ray.get(done[0])
