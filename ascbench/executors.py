@@ -38,7 +38,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ascbench.plugins import Registry
-from ascbench.runner import Job, RunError, RunSettings, RunSummary, plan, teacher_of
+from ascbench.runner import (
+    Job,
+    RunError,
+    RunSettings,
+    RunSummary,
+    plan,
+    teacher_of,
+    training_identity,
+)
 from ascbench.systems import System
 
 #: Without --cpus-per-job, a Ray job asks for this many CPUs (fewer if no node has them).
@@ -69,16 +77,6 @@ def torch_threads(n: int) -> Iterator[None]:
 
 
 # -- what every executor shares -----------------------------------------------------------------
-def _training_identity(system: System) -> str | None:
-    """What determines a system's trained weights besides data, seed and budget (None for a
-    distilled system, whose weights also depend on its teacher and are never shared)."""
-    if teacher_of(system) is not None:
-        return None
-    parts = [system.plugin, system.frontend.model_dump(), system.model.model_dump()]
-    parts.append(system.recipe.model_dump(mode="json"))
-    return json.dumps(parts, sort_keys=True, default=str)
-
-
 def dependencies(jobs: Sequence[Job], registry: Registry) -> dict[Job, list[Job]]:
     """For each job, the jobs among ``jobs`` that must be finished before it starts: its
     teacher (same seed) and the first earlier job that trains the same model the same way."""
@@ -91,8 +89,8 @@ def dependencies(jobs: Sequence[Job], registry: Registry) -> dict[Job, list[Job]
         teacher = teacher_of(system)
         if teacher is not None and Job(teacher, job.seed) in present:
             wait.append(Job(teacher, job.seed))
-        identity = _training_identity(system)
-        if identity is not None:
+        if teacher is None:  # a distilled model depends on its teacher: never shared
+            identity = json.dumps(training_identity(system), sort_keys=True, default=str)
             earlier = first_training.setdefault((identity, job.seed), job)
             if earlier != job:
                 wait.append(earlier)

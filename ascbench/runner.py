@@ -8,9 +8,10 @@ Data flows one way, one stage per module:
 
 Every (system, rule set, seed) is one :class:`Job`. :func:`run_job` runs one job from scratch
 and returns its leaderboard entry, so that an executor on another machine can run it too.
-:func:`run` runs the jobs of a command line in order (teachers before their students), writes
-each entry atomically as soon as it is finished, skips finished ones with ``resume``, turns a
-failing job into a ``failed`` entry with its reason, and renders the leaderboard at the end.
+:func:`run` hands the jobs of a command line to an executor (:mod:`ascbench.executors`: here,
+in order, or on Ray), which runs teachers before their students, writes each entry atomically
+as soon as it is finished and skips finished ones with ``resume``; a failing job becomes a
+``failed`` entry with its reason.
 """
 
 from __future__ import annotations
@@ -546,6 +547,19 @@ def _train_compress_evaluate(
     }
 
 
+def training_identity(system: System) -> dict[str, Any]:
+    """What determines a system's trained weights besides data, seed, budget and machine: its
+    plugin, frontend, model and recipe (not its compressors). Systems with the same identity,
+    e.g. one report's pruning rates, train the same model; a distilled system also depends on
+    its teacher, so its weights are never shared (see :func:`teacher_of`)."""
+    return {
+        "frontend": system.frontend.model_dump(),
+        "model": system.model.model_dump(),
+        "recipe": system.recipe.model_dump(mode="json"),
+        "plugin": system.plugin,
+    }
+
+
 def _trained_path(
     settings: RunSettings, system: System, job: Job, dataset, epochs: int, minutes: float | None
 ) -> Path:
@@ -560,10 +574,7 @@ def _trained_path(
         "ascbench": __version__,
         "torch": torch.__version__,
         "dataset": dataset.fingerprint(),
-        "frontend": system.frontend.model_dump(),
-        "model": system.model.model_dump(),
-        "recipe": system.recipe.model_dump(mode="json"),
-        "plugin": system.plugin,
+        **training_identity(system),
         "seed": job.seed,
         "epochs": epochs,
         "minutes": minutes,
