@@ -167,15 +167,10 @@ def test_an_empty_folder_is_used_and_a_file_is_refused(tmp_path, capsys):
 
 @pytest.fixture
 def tiny_synth(tmp_path) -> Path:
-    from ascbench.data import SynthConfig, synthesize
+    from tests.synthetic import tiny_tau2022
 
     root = tmp_path / "synth"
-    config = SynthConfig(
-        style="tau2022", scenes=("airport", "bus", "park"), locations_train=2, locations_test=1,
-        train_a=4, train_per_device=1, test_per_device=1, slices=2,
-    )  # fmt: skip
-    synthesize(root, config)
-    return root
+    return tiny_tau2022(root)
 
 
 def _run(*command, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from ascbench.cli import main
-from ascbench.data import SynthConfig, synthesize
 from ascbench.leaderboard import ResultStore
 from ascbench.runner import Budget, Job, RunError, parse_budget, plan
+from tests.synthetic import tiny_tau2022
 
 TINY = """
 import torch
@@ -60,12 +60,7 @@ def register_systems():
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory):
     root = tmp_path_factory.mktemp("data") / "synth"
-    config = SynthConfig(
-        style="tau2022", scenes=("airport", "bus", "park"), locations_train=2, locations_test=1,
-        train_a=4, train_per_device=1, test_per_device=1, slices=2,
-    )  # fmt: skip
-    synthesize(root, config)
-    return root
+    return tiny_tau2022(root)
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ import pytest
 
 from ascbench.cli import main
 from ascbench.commands.run import OptionsError, parse_seeds
-from ascbench.data import SynthConfig, synthesize
 from ascbench.leaderboard import ResultStore
 from ascbench.leaderboard.board import Stat, aggregate, confidence_interval
+from tests.synthetic import tiny_tau2022
 
 PLUGIN = "ascbench_exec_test_plugin"
 SOURCE = """
@@ -84,11 +84,7 @@ def plugin(tmp_path_factory):
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("data") / "synth"
-    config = SynthConfig(
-        style="tau2022", scenes=("airport", "bus", "park"), locations_train=2, locations_test=1,
-        train_a=4, train_per_device=1, test_per_device=1, slices=2,
-    )  # fmt: skip
-    return synthesize(root, config)
+    return tiny_tau2022(root)
 
 
 @pytest.fixture(scope="module")
