@@ -5,7 +5,9 @@ students), skips finished ones with ``resume``, hands the others to an executor 
 each entry atomically (:class:`~ascbench.leaderboard.ResultStore`) as soon as it arrives, so an
 interrupted run keeps every finished entry and ``--resume`` skips them.
 
-* :class:`LocalExecutor` (the default) runs the jobs one after the other in this process.
+* :class:`LocalExecutor` (the default) runs the jobs on this machine: one after the other in
+  this process (``jobs=1``), or ``jobs`` at a time, each in a worker process of its own
+  (``--jobs N``; the command line's default is one job per core, each with one torch thread).
 * :class:`RayExecutor` runs every job as a Ray task (``pip install 'ascbench[ray]'``) on a
   local Ray instance or a cluster (``--address``), each asking for ``threads`` CPUs and, with a
   CUDA device, one GPU. Workers rebuild the plugin registry themselves (a registry need not be
@@ -14,12 +16,12 @@ interrupted run keeps every finished entry and ``--resume`` skips them.
 
 A job waits for the jobs it depends on (:func:`dependencies`): its teacher, and the earlier job
 that trains the same model the same way (whose weights it then reuses, as the local executor
-does). The Ray executor submits a job only when those have been delivered and written, so the
-order of writes and the reuse of trained weights are the same as with the local executor.
+does). Worker processes and Ray tasks get a job only when those have been delivered and
+written (:func:`schedule`), so the reuse of trained weights is the same with every executor.
 
 Float reductions on the CPU depend on torch's intra-op thread count, so both executors run
 every job under an explicit ``torch.set_num_threads(settings.threads)``: the same seed and the
-same ``--cpus-per-job`` give the same numbers with either executor.
+same ``--cpus-per-job`` give the same numbers with any executor and any ``--jobs``.
 """
 
 from __future__ import annotations
@@ -184,17 +186,121 @@ def execute(
     return driver.summary
 
 
+# -- scheduling jobs on workers ------------------------------------------------------------------
+@dataclass
+class Workers:
+    """How :func:`schedule` drives a set of workers (a process pool, a Ray cluster)."""
+
+    #: start ``job``; returns a handle for the other callbacks
+    submit: Callable[[Job], Any]
+    #: the handles among those given that have finished (may be none: it returns within ~1 s,
+    #: so that the driver stays responsive to Ctrl-C)
+    wait: Callable[[list], list]
+    #: a finished job's entry as JSON; raises if the job produced none
+    result: Callable[[Any], str]
+    #: the one-line reason recorded for a job whose ``result`` raised ``exc``
+    failure: Callable[[BaseException], str]
+    #: stop jobs that are still running (the run was interrupted)
+    cancel: Callable[[list], None]
+    #: at most this many jobs at a time (None: as many as are ready)
+    limit: int | None = None
+    #: what the driver says when a job is handed out
+    started_message: str = "starting"
+    #: whether a job whose ``result`` raised ``exc`` is tried again (once per job at most)
+    retry: Callable[[BaseException], bool] = lambda exc: False
+
+
+def schedule(jobs: Sequence[Job], registry: Registry, settings: RunSettings, driver: Driver,
+             workers: Workers) -> None:  # fmt: skip
+    """Hand each job to ``workers`` once its :func:`dependencies` are delivered, in plan order,
+    and deliver every entry as it arrives; a job that produces no entry becomes a failed one."""
+    from ascbench.leaderboard import parse_entry, utc_now
+
+    waiting = dependencies(jobs, registry)
+    started: dict[Job, Any] = {}
+    running: dict[Any, Job] = {}
+    retried: set[Job] = set()
+
+    def submit_ready() -> None:
+        for job in [j for j, deps in waiting.items() if not deps]:
+            if workers.limit is not None and len(running) >= workers.limit:
+                return
+            del waiting[job]
+            started.setdefault(job, utc_now())
+            running[workers.submit(job)] = job
+            driver.say(job, workers.started_message)
+
+    submit_ready()
+    try:
+        while running:
+            for handle in workers.wait(list(running)):
+                job = running.pop(handle)
+                try:
+                    text = workers.result(handle)
+                    entry = parse_entry(json.loads(text), f"worker of {driver.labels[job]}")
+                except Exception as exc:  # raised outside run_job, or the worker died
+                    if job not in retried and workers.retry(exc):
+                        retried.add(job)
+                        waiting = {job: [], **waiting}  # first in line again
+                        driver.say(job, f"{workers.failure(exc)}; trying once more")
+                        continue
+                    entry = failed_entry(job, registry, settings, workers.failure(exc),
+                                         started[job])  # fmt: skip
+                driver.deliver(job, entry)
+                for deps in waiting.values():
+                    if job in deps:
+                        deps.remove(job)
+            submit_ready()
+    except BaseException:  # interrupted: finished entries are written; stop the rest
+        workers.cancel(list(running))
+        raise
+
+
+def one_line_failure(prefix: str, exc: BaseException) -> str:
+    """``prefix: ExceptionType: first line`` for a job that produced no entry."""
+    cause = getattr(exc, "cause", None)  # Ray wraps the task's exception
+    if isinstance(cause, BaseException) and cause is not exc:
+        exc = cause
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    first = lines[0] if lines else ""
+    if len(first) > 300:
+        first = first[:297] + "..."
+    return f"{prefix}: {type(exc).__name__}: {first}".rstrip(": ")
+
+
 # -- local --------------------------------------------------------------------------------------
 class LocalExecutor:
-    """One job after the other in this process, in plan order (teachers first)."""
+    """Jobs on this machine: with ``jobs=1`` one after the other in this process, in plan order
+    (teachers first); with more, ``jobs`` at a time, each in a worker process of its own
+    (started once, then given one job after another; a student waits for its teacher)."""
 
     name = "local"
 
+    def __init__(self, jobs: int = 1, plugins: Sequence[str] = ()):
+        if jobs < 1:
+            raise RunError(f"--jobs {jobs} must be at least 1")
+        self.jobs = int(jobs)
+        self.plugins = tuple(plugins)
+        self._workers: list = []
+
     def prepare(self, settings: RunSettings, registry: Registry) -> RunSettings:
-        return dataclasses.replace(settings, threads=settings.threads or machine_cores())
+        threads = settings.threads or max(1, machine_cores() // self.jobs)
+        if self.jobs == 1:
+            return dataclasses.replace(settings, threads=threads)
+        import ascbench.runner as runner
+
+        runner.load_run_dataset(settings)  # fail early; generates the synthetic default once
+        return _shared_settings(settings, threads, progress=settings.progress)
 
     def run(self, jobs: Sequence[Job], registry: Registry, settings: RunSettings,
             driver: Driver) -> None:  # fmt: skip
+        if self.jobs == 1 or len(jobs) == 1:
+            self._run_here(jobs, registry, settings, driver)
+        else:
+            self._run_in_processes(jobs, registry, settings, driver)
+
+    def _run_here(self, jobs: Sequence[Job], registry: Registry, settings: RunSettings,
+                  driver: Driver) -> None:  # fmt: skip
         import ascbench.runner as runner  # looked up at call time, so tests can wrap run_job
 
         dataset = runner.load_run_dataset(settings)
@@ -203,11 +309,118 @@ class LocalExecutor:
                 driver.say(job, "starting")
                 driver.deliver(job, runner.run_job(job, registry, settings, dataset))
 
+    def _run_in_processes(
+        self, jobs: Sequence[Job], registry: Registry, settings: RunSettings, driver: Driver
+    ) -> None:
+        import multiprocessing
+        from concurrent.futures import FIRST_COMPLETED
+        from concurrent.futures import wait as wait_futures
+        from concurrent.futures.process import BrokenProcessPool
+
+        from tqdm import tqdm
+
+        size = min(self.jobs, len(jobs))
+        context = multiprocessing.get_context("spawn")  # no fork of a process running threads
+        lock = context.RLock()
+        tqdm.set_lock(lock)  # worker processes draw their bars under one lock
+        setup = worker_setup(self.plugins)
+        # one single-process pool per worker: a worker that dies (a segfault, the OOM killer)
+        # breaks its own pool only, not the jobs running in the other workers
+        self._workers = [None] * size
+        slot_of: dict[Any, int] = {}
+
+        def submit(job: Job):
+            slot = next(i for i in range(size) if i not in slot_of.values())
+            for attempt in (1, 2):
+                worker = self._workers[slot]
+                if worker is None or getattr(worker, "_broken", False):
+                    _stop_worker(worker, kill=True)
+                    worker = self._workers[slot] = _new_worker(context, lock, slot)
+                try:
+                    future = worker.submit(run_worker_job, job, settings, setup)
+                    break
+                except BrokenProcessPool:
+                    self._workers[slot] = _stop_worker(worker, kill=True)
+                    if attempt == 2:
+                        raise
+            slot_of[future] = slot
+            return future
+
+        def result(future) -> str:
+            slot_of.pop(future, None)  # the worker is free again
+            return future.result()
+
+        def wait(futures: list) -> list:
+            done, _ = wait_futures(futures, timeout=1.0, return_when=FIRST_COMPLETED)
+            return list(done)
+
+        def failure(exc: BaseException) -> str:
+            if isinstance(exc, BrokenProcessPool):
+                return one_line_failure("the worker process died", exc)
+            return one_line_failure("the job raised outside the run", exc)
+
+        schedule(jobs, registry, settings, driver, Workers(
+            submit=submit,
+            wait=wait,
+            result=result,
+            failure=failure,
+            cancel=lambda futures: self._shutdown(kill=True),
+            limit=size,
+            retry=lambda exc: isinstance(exc, BrokenProcessPool),
+        ))  # fmt: skip
+
+    def _shutdown(self, kill: bool) -> None:
+        workers, self._workers = self._workers, []
+        for worker in workers:
+            _stop_worker(worker, kill)
+
     def close(self) -> None:
-        pass
+        self._shutdown(kill=False)
 
 
-# -- Ray ----------------------------------------------------------------------------------------
+def _new_worker(context, lock, line: int):
+    """A pool of one worker process (spawned now, kept for the jobs that follow)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(
+        max_workers=1, mp_context=context, initializer=_start_pool_worker, initargs=(lock, line)
+    )
+
+
+def _stop_worker(worker, kill: bool) -> None:
+    """Shut a worker's pool down; with ``kill``, without waiting for its running job."""
+    if worker is None:
+        return None
+    if kill:
+        for process in list((getattr(worker, "_processes", None) or {}).values()):
+            if process.is_alive():
+                process.kill()
+    worker.shutdown(wait=True, cancel_futures=True)
+    return None
+
+
+def _start_pool_worker(lock, line: int) -> None:
+    """Initialise a local worker process: its own terminal line for progress bars, Ctrl-C left
+    to the driver (which stops the workers), and death with the driver if it is killed."""
+    import signal
+
+    from tqdm import tqdm
+
+    from ascbench import progress
+
+    tqdm.set_lock(lock)
+    progress.LINE = line
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:  # PR_SET_PDEATHSIG: SIGTERM when the driver process exits, even by SIGKILL
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+        except (OSError, AttributeError):  # pragma: no cover - no prctl in this libc
+            pass
+
+
+# -- worker processes (local pool and Ray) ------------------------------------------------------
 @dataclass(frozen=True)
 class WorkerSetup:
     """What a Ray worker needs to rebuild the driver's plugin registry and caches."""
@@ -215,15 +428,6 @@ class WorkerSetup:
     plugins: tuple[str, ...] = ()
     sys_path: tuple[str, ...] = ()
     environ: tuple[tuple[str, str], ...] = ()
-
-
-def import_ray():
-    """The ``ray`` module, or a one-line error saying how to install it."""
-    try:
-        import ray
-    except ImportError:
-        raise RunError(f"--executor ray needs Ray, which is not installed; {RAY_INSTALL}") from None
-    return ray
 
 
 def _module_dirs(modules: Sequence[str]) -> tuple[str, ...]:
@@ -249,9 +453,10 @@ def _absolute(path: Path | None) -> Path | None:
     return None if path is None else Path(path).expanduser().absolute()
 
 
-def _shared_settings(settings: RunSettings, threads: int) -> RunSettings:
-    """The settings as a worker on another machine gets them: absolute paths (relative ones
-    mean the driver's working directory), no progress bars, an explicit thread count."""
+def _shared_settings(settings: RunSettings, threads: int, progress: bool = False) -> RunSettings:
+    """The settings as a worker process (here or on another machine) gets them: absolute paths
+    (relative ones mean the driver's working directory), an explicit thread count, progress
+    bars only if asked (a Ray worker's output goes to the driver's log, not a terminal)."""
     data = settings.data
     if data is not None and Path(data).expanduser().exists():
         data = str(Path(data).expanduser().absolute())
@@ -261,7 +466,7 @@ def _shared_settings(settings: RunSettings, threads: int) -> RunSettings:
         results=_absolute(settings.results),
         cache_root=_absolute(settings.cache_root),
         weights=_absolute(settings.weights),
-        progress=False,
+        progress=progress,
         threads=threads,
     )
 
@@ -287,39 +492,52 @@ def _worker_environment(setup: WorkerSetup) -> Iterator[None]:
                 sys.path.remove(path)
 
 
-def run_ray_task(job: Job, settings: RunSettings, setup: WorkerSetup) -> str:
-    """One job inside a Ray worker: rebuild the registry, run the job with the driver's thread
-    count, return the entry as JSON (validated and written by the driver)."""
+#: Per worker process: registries and datasets, kept between the jobs one worker runs.
+_WORKER_STATE: dict[Any, Any] = {}
+
+
+def worker_setup(plugins: Sequence[str]) -> WorkerSetup:
+    """What a worker process needs to load the driver's plugins and caches: the ``--plugin``
+    modules and their folders, ``ASCBENCH_CACHE`` and ``ASCBENCH_PLUGINS``."""
+    from ascbench.paths import cache_dir
+    from ascbench.plugins import ENV_PLUGINS, _plugin_modules_from_env
+
+    environ = {"ASCBENCH_CACHE": str(cache_dir().absolute())}
+    if os.environ.get(ENV_PLUGINS):
+        environ[ENV_PLUGINS] = os.environ[ENV_PLUGINS]
+    modules = [*plugins, *_plugin_modules_from_env()]
+    return WorkerSetup(tuple(plugins), _module_dirs(modules), tuple(sorted(environ.items())))
+
+
+def run_worker_job(job: Job, settings: RunSettings, setup: WorkerSetup) -> str:
+    """One job in a worker process (a local pool process or a Ray task): rebuild the registry,
+    run the job with the driver's thread count, return the entry as JSON (validated and written
+    by the driver)."""
     import socket
 
     import ascbench.runner as runner
     from ascbench.plugins import load_registry
 
     with _worker_environment(setup):
-        registry = load_registry(list(setup.plugins))
+        registry = _WORKER_STATE.get(setup)
+        if registry is None:
+            registry = _WORKER_STATE[setup] = load_registry(list(setup.plugins))
         if job.system not in registry.entries["system"]:
             problems = "; ".join(
                 f"plugin '{p.name}': {e}" for p in registry.plugins for e in p.errors
             )
             raise RunError(
-                f"system '{job.system}' is not registered on Ray worker {socket.gethostname()}"
+                f"system '{job.system}' is not registered in the worker on "
+                f"{socket.gethostname()}"
                 + (f" ({problems})" if problems else "")
                 + "; install the plugin on every node (or put --plugin modules on a shared path)"
             )
+        key = ("dataset", settings.data, settings.ruleset.clip_seconds, setup.environ)
+        dataset = _WORKER_STATE.get(key)
+        if dataset is None:
+            dataset = _WORKER_STATE[key] = runner.load_run_dataset(settings)
         with torch_threads(settings.threads):
-            return runner.run_job(job, registry, settings).to_json()
-
-
-def _task_failure(exc: BaseException) -> str:
-    """A one-line reason for a Ray task that raised or whose worker died."""
-    cause = getattr(exc, "cause", None)
-    if isinstance(cause, BaseException) and cause is not exc:
-        exc = cause
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    first = lines[0] if lines else ""
-    if len(first) > 300:
-        first = first[:297] + "..."
-    return f"the Ray task did not finish: {type(exc).__name__}: {first}".rstrip(": ")
+            return runner.run_job(job, registry, settings, dataset).to_json()
 
 
 def failed_entry(job: Job, registry: Registry, settings: RunSettings, reason: str, started):
@@ -344,6 +562,16 @@ def failed_entry(job: Job, registry: Registry, settings: RunSettings, reason: st
         error=reason,
         plugin_version=plugin.version if plugin else "",
     )
+
+
+# -- Ray ----------------------------------------------------------------------------------------
+def import_ray():
+    """The ``ray`` module, or a one-line error saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise RunError(f"--executor ray needs Ray, which is not installed; {RAY_INSTALL}") from None
+    return ray
 
 
 def _check_reachable(address: str | None, timeout: float = 10.0) -> None:
@@ -433,63 +661,32 @@ class RayExecutor:
         self._started = False
 
     # -- running -----------------------------------------------------------------------------
-    def _setup(self) -> WorkerSetup:
-        from ascbench.paths import cache_dir
-        from ascbench.plugins import ENV_PLUGINS, _plugin_modules_from_env
-
-        environ = {"ASCBENCH_CACHE": str(cache_dir().absolute())}
-        if os.environ.get(ENV_PLUGINS):
-            environ[ENV_PLUGINS] = os.environ[ENV_PLUGINS]
-        modules = [*self.plugins, *_plugin_modules_from_env()]
-        return WorkerSetup(self.plugins, _module_dirs(modules), tuple(sorted(environ.items())))
-
     def run(self, jobs: Sequence[Job], registry: Registry, settings: RunSettings,
             driver: Driver) -> None:  # fmt: skip
-        from ascbench.leaderboard import parse_entry, utc_now
-
         ray = self._ray or import_ray()
         gpu = settings.device.startswith("cuda")
-        task = ray.remote(run_ray_task)
+        task = ray.remote(run_worker_job)
         resources = dict(
             num_cpus=settings.threads, num_gpus=1 if gpu else 0, max_retries=RAY_MAX_RETRIES
         )
-        settings_ref, setup = ray.put(settings), self._setup()
-        waiting = dependencies(jobs, registry)
-        started: dict[Job, Any] = {}
-        running: dict[Any, Job] = {}
+        settings_ref, setup = ray.put(settings), worker_setup(self.plugins)
 
-        def submit_ready() -> None:
-            for job in [j for j, deps in waiting.items() if not deps]:
-                del waiting[job]
-                started[job] = utc_now()
-                name = f"ascbench {job.system} seed {job.seed}"
-                ref = task.options(name=name, **resources).remote(job, settings_ref, setup)
-                running[ref] = job
-                driver.say(job, "submitted")
+        def submit(job: Job):
+            name = f"ascbench {job.system} seed {job.seed}"
+            return task.options(name=name, **resources).remote(job, settings_ref, setup)
 
-        submit_ready()
-        try:
-            while running:
-                # a timeout keeps the driver responsive to Ctrl-C while tasks run
-                done, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
-                if not done:
-                    continue
-                job = running.pop(done[0])
-                try:
-                    text = ray.get(done[0])
-                    entry = parse_entry(json.loads(text), f"Ray task of {driver.labels[job]}")
-                except Exception as exc:  # the task raised outside run_job, or its worker died
-                    reason = _task_failure(exc)
-                    entry = failed_entry(job, registry, settings, reason, started[job])
-                driver.deliver(job, entry)
-                for deps in waiting.values():
-                    if job in deps:
-                        deps.remove(job)
-                submit_ready()
-        except BaseException:  # interrupted: finished entries are written; stop the rest
-            for ref in running:
+        def cancel(refs: list) -> None:
+            for ref in refs:
                 try:
                     ray.cancel(ref, force=True)
                 except Exception:  # already finished or its worker is gone
                     pass
-            raise
+
+        schedule(jobs, registry, settings, driver, Workers(
+            submit=submit,
+            wait=lambda refs: ray.wait(refs, num_returns=1, timeout=1.0)[0],
+            result=ray.get,
+            failure=lambda exc: one_line_failure("the Ray task did not finish", exc),
+            cancel=cancel,
+            started_message="submitted",
+        ))  # fmt: skip

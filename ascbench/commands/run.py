@@ -74,9 +74,9 @@ def add_arguments(parser):
     where = parser.add_argument_group("where the jobs run")
     where.add_argument(
         "--executor", choices=EXECUTORS, default="local",
-        help="local: one job after the other here (default); ray: every job a Ray task on a "
-        f"local Ray instance or a cluster (needs {RAY_INSTALL}); on several machines --data, "
-        "--cache, --results (and ASCBENCH_CACHE) must be paths on a shared filesystem",
+        help="local: the jobs run on this machine (default; see --jobs); ray: every job a Ray "
+        f"task on a local Ray instance or a cluster (needs {RAY_INSTALL}); on several machines "
+        "--data, --cache, --results (and ASCBENCH_CACHE) must be paths on a shared filesystem",
     )  # fmt: skip
     where.add_argument(
         "--address", metavar="ADDRESS",
@@ -84,10 +84,16 @@ def add_arguments(parser):
         "default: start a local Ray instance",
     )  # fmt: skip
     where.add_argument(
+        "--jobs", type=int, metavar="N",
+        help="local executor: N jobs at a time, each in a worker process of its own (1: one "
+        "after the other in this process); default: one per core on the CPU (cores divided by "
+        "--cpus-per-job), 1 with a CUDA device",
+    )  # fmt: skip
+    where.add_argument(
         "--cpus-per-job", type=int, metavar="N",
         help="CPUs each job asks for and torch threads it runs with (the same N gives the same "
-        "numbers on either executor); default: every core (local), 4 or the largest node's "
-        "cores (ray)",
+        "numbers with any executor and any --jobs); default: the cores divided by --jobs "
+        "(local), 4 or the largest node's cores (ray)",
     )  # fmt: skip
 
 
@@ -118,7 +124,7 @@ def run(args, ctx) -> int:
         weights=weights,
         threads=args.cpus_per_job,
     )
-    if executor is None:
+    if executor.name == "local":
         from ascbench.training import resolve_device
 
         resolve_device(args.device)  # fail before any work if the device is not there
@@ -170,15 +176,28 @@ def parse_seeds(
 
 
 def build_executor(args):
-    """The executor of ``--executor`` (None for the local one), its options checked."""
+    """The executor of ``--executor``, its options checked."""
     if args.cpus_per_job is not None and args.cpus_per_job < 1:
         raise OptionsError(f"--cpus-per-job {args.cpus_per_job} must be at least 1")
+    if args.jobs is not None and args.jobs < 1:
+        raise OptionsError(f"--jobs {args.jobs} must be at least 1")
     if args.executor != "ray":
         if args.address:
             raise OptionsError(
                 "--address names a Ray cluster; add --executor ray or drop --address"
             )
-        return None
+        from ascbench.executors import LocalExecutor, machine_cores
+
+        jobs = args.jobs
+        if jobs is None:  # a GPU runs one job at a time; the CPU one job per core
+            cpu = not args.device.startswith("cuda")
+            jobs = max(1, machine_cores() // (args.cpus_per_job or 1)) if cpu else 1
+        return LocalExecutor(jobs=jobs, plugins=args.plugin or [])
+    if args.jobs is not None:
+        raise OptionsError(
+            "--jobs is for the local executor; Ray runs as many jobs as the cluster has CPUs "
+            "for (see --cpus-per-job)"
+        )
     from ascbench.executors import RayExecutor, import_ray
 
     import_ray()  # a one-line error now if Ray is not installed

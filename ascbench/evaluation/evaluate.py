@@ -33,7 +33,6 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from tqdm.auto import tqdm
 
 from ascbench.evaluation.errors import EvaluationError
 from ascbench.evaluation.metrics import (
@@ -47,6 +46,7 @@ from ascbench.evaluation.metrics import (
     macro_accuracy,
     macro_log_loss,
 )
+from ascbench.progress import bar as progress_bar
 from ascbench.scenes import SCENES
 from ascbench.systems import EvaluationSettings, SpecAugment, TrainingRecipe
 from ascbench.training.augment import random_shift, spec_augment
@@ -299,7 +299,7 @@ def predict(
             torch.manual_seed(seed)
             if model_tta is not None:
                 model_tta.enable(model)
-            for start in tqdm(
+            for start in progress_bar(
                 range(0, n, batch_size),
                 desc=description or "evaluating",
                 unit="batch",

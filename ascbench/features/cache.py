@@ -45,6 +45,7 @@ from ascbench.data.base import Clip, Dataset
 from ascbench.errors import AscbenchError, DatasetError
 from ascbench.frontends.base import FeatureExtractor
 from ascbench.paths import cache_dir
+from ascbench.progress import bar as progress_bar
 from ascbench.scenes import SCENES
 
 #: Bump when the entry layout or the way features are computed from audio changes.
@@ -290,8 +291,8 @@ def _fill(
 
     was_training = frontend.training
     frontend.eval()
-    bar = tqdm(total=n_clips, initial=done, unit="clip", disable=not progress,
-               desc=f"features {dataset.name}/{split}")
+    bar = progress_bar(total=n_clips, initial=done, unit="clip", disable=not progress,
+                       desc=f"features {dataset.name}/{split}")
     last_flush = time.monotonic()
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="ascbench-decode")
     try:

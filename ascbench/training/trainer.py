@@ -31,8 +31,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
-from tqdm.auto import tqdm
 
+from ascbench.progress import bar as progress_bar
 from ascbench.systems import TrainingRecipe
 from ascbench.training.augment import (
     MIXUP_MODES,
@@ -453,7 +453,7 @@ def train(
             if opts.drop_last:
                 batches = [b for b in batches if len(b) == per_step]
             total_loss, clips, lr_first, lr_last = 0.0, 0, schedule.lr, schedule.lr
-            bar = tqdm(
+            bar = progress_bar(
                 total=len(batches),
                 desc=f"{name} {epoch + 1}/{budget}",
                 unit="batch",

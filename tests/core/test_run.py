@@ -71,7 +71,8 @@ def tiny_plugin(plugin_dir):
 def _run(tiny_plugin, tiny_data, results, *extra):
     return main(
         ["--plugin", tiny_plugin, "run", "--data", str(tiny_data), "--results", str(results),
-         "--budget", "2", "--no-progress", "--cache", str(results / "cache"), *extra]
+         "--budget", "2", "--no-progress", "--cache", str(results / "cache"), "--jobs", "1",
+         *extra]
     )  # fmt: skip
 
 

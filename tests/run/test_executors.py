@@ -1,6 +1,7 @@
-"""Executors: the local one and Ray (a local 2-CPU Ray instance) give the same entries, record
-failures and crashes, resume, and run teachers before their students; seeds options and the
-confidence interval of multi-seed statistics."""
+"""Executors: the local one (in this process, or two worker processes with --jobs 2) and Ray (a
+local 2-CPU Ray instance) give the same entries, record failures and crashes, resume, and run
+teachers before their students; seeds options and the confidence interval of multi-seed
+statistics."""
 
 from __future__ import annotations
 
@@ -61,7 +62,7 @@ def register_systems():
         system("exec_plain"),  # trains exactly like exec_ok: reuses its weights
         system("exec_student", recipe={"distillation": Distillation(teacher="exec_ok")}),
         system("exec_broken", params={"fail": True}),
-        system("exec_crash", params={"crash": True}),  # never run outside Ray
+        system("exec_crash", params={"crash": True}),  # only in worker processes
     ]
 """
 SYSTEMS = ["exec_ok", "exec_plain", "exec_student", "exec_broken"]
@@ -124,7 +125,18 @@ def entries(results):
 @pytest.fixture(scope="module")
 def local_results(plugin, data, cache, tmp_path_factory):
     results = tmp_path_factory.mktemp("local")
-    assert run_cli(plugin, data, cache, results, "--seeds", "0,1", *systems(*SYSTEMS)) == 1
+    code = run_cli(plugin, data, cache, results, "--jobs", "1", "--seeds", "0,1",
+                   *systems(*SYSTEMS))  # fmt: skip
+    assert code == 1
+    return results
+
+
+@pytest.fixture(scope="module")
+def pool_results(plugin, data, cache, tmp_path_factory):
+    results = tmp_path_factory.mktemp("pool")
+    code = run_cli(plugin, data, cache, results, "--jobs", "2", "--seeds", "0,1",
+                   *systems(*SYSTEMS))  # fmt: skip
+    assert code == 1  # exec_broken failed; every other job still ran
     return results
 
 
@@ -137,8 +149,9 @@ def ray_results(plugin, data, cache, tmp_path_factory, ray_instance):
     return results
 
 
-def test_ray_gives_the_local_executors_numbers(local_results, ray_results):
-    local, ray = entries(local_results), entries(ray_results)
+@pytest.mark.parametrize("other", ["ray_results", "pool_results"])
+def test_workers_give_the_local_executors_numbers(local_results, other, request):
+    local, ray = entries(local_results), entries(request.getfixturevalue(other))
     assert set(ray) == set(local) == {(s, k) for s in SYSTEMS for k in (0, 1)}
     for key, expected in local.items():
         got = ray[key]
@@ -153,14 +166,17 @@ def test_ray_gives_the_local_executors_numbers(local_results, ray_results):
     assert any("trained weights reused" in f for f in ray["exec_plain", 1].complexity.flags)
 
 
-def test_a_failing_system_becomes_a_failed_entry(ray_results):
-    broken = entries(ray_results)["exec_broken", 0]
+@pytest.mark.parametrize("which", ["ray_results", "pool_results"])
+def test_a_failing_system_becomes_a_failed_entry(which, request):
+    results = request.getfixturevalue(which)
+    broken = entries(results)["exec_broken", 0]
     assert broken.status == "failed" and "this model always fails" in broken.reason
-    assert (ray_results / "dcase2022" / "exec_broken" / "seed0.error.txt").exists()
+    assert (results / "dcase2022" / "exec_broken" / "seed0.error.txt").exists()
 
 
-def test_students_start_after_their_teacher(ray_results):
-    found = entries(ray_results)
+@pytest.mark.parametrize("which", ["ray_results", "pool_results"])
+def test_students_start_after_their_teacher(which, request):
+    found = entries(request.getfixturevalue(which))
     for seed in (0, 1):
         teacher, student = found["exec_ok", seed], found["exec_student", seed]
         assert student.status == "ok"  # it found the teacher's outputs
@@ -181,7 +197,7 @@ def test_resume_skips_finished_entries(plugin, data, cache, ray_results, capsys)
 
 def test_the_board_shows_mean_std_and_confidence_interval(plugin, data, cache, ray_results,
                                                           capsys):  # fmt: skip
-    run_cli(plugin, data, cache, ray_results, "--resume", "--seeds", "0,1",
+    run_cli(plugin, data, cache, ray_results, "--resume", "--jobs", "1", "--seeds", "0,1",
             *systems("exec_ok"))  # fmt: skip
     out = capsys.readouterr().out
     values = [e.metrics.log_loss for (s, _), e in entries(ray_results).items() if s == "exec_ok"]
@@ -203,6 +219,71 @@ def test_a_dead_worker_becomes_a_failed_entry(plugin, data, cache, tmp_path, ray
     assert crashed.status == "failed" and crashed.verify()
     assert crashed.reason.startswith("the Ray task did not finish:")
     assert "died" in crashed.reason.lower() or "crash" in crashed.reason.lower()
+
+
+def test_a_dead_worker_process_becomes_a_failed_entry(plugin, data, cache, tmp_path, capsys):
+    results = tmp_path / "results"
+    code = run_cli(plugin, data, cache, results, "--jobs", "2",
+                   *systems("exec_crash", "exec_ok"))  # fmt: skip
+    assert code == 1
+    found = entries(results)
+    assert found["exec_ok", 0].status == "ok"
+    crashed = found["exec_crash", 0]
+    assert crashed.status == "failed" and crashed.verify()
+    assert crashed.reason.startswith("the worker process died: BrokenProcessPool")
+    assert "trying once more" in capsys.readouterr().err  # tried twice, then recorded
+
+
+def test_an_interrupted_parallel_run_keeps_finished_entries(plugin, data, cache, tmp_path):
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while two worker
+    processes run: the command exits 130 soon, no worker is left, every written entry is whole,
+    and --resume then runs only the rest."""
+    import signal
+    import subprocess
+    import time
+
+    results = tmp_path / "results"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}  # the plugin
+    args = [sys.executable, "-m", "ascbench", "--plugin", plugin, "run", "--data", str(data),
+            "--results", str(results), "--budget", "1", "--no-progress", "--cache", str(cache),
+            "--jobs", "2", "--seeds", "0,1,2", *systems("exec_ok", "exec_broken")]  # fmt: skip
+    proc = subprocess.Popen(args, env=env, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list(results.glob("dcase2022/*/seed*.json")):
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        proc.wait(timeout=30)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL) if proc.poll() is None else None
+    assert proc.returncode == 130, proc.stderr.read()
+    written = entries(results)
+    assert written and all(e.verify() for e in written.values())
+    assert len(written) < 6
+    time.sleep(1)
+    assert _live_processes_of_session(proc.pid) == []  # no worker process outlived the run
+    assert run_cli(plugin, data, cache, results, "--jobs", "2", "--resume", "--seeds", "0,1,2",
+                   *systems("exec_ok", "exec_broken")) == 1  # fmt: skip
+    assert len(entries(results)) == 6
+
+
+def _live_processes_of_session(sid: int) -> list[str]:
+    """The command lines of processes of session ``sid`` that still run (not zombies: a zombie
+    has exited, and whether anyone reaps it depends on the container's init)."""
+    from pathlib import Path
+
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:  # it exited meanwhile
+            continue
+        state, session = fields[0], int(fields[3])
+        if session == sid and state != "Z":
+            found.append(cmdline.replace(b"\0", b" ").decode(errors="replace"))
+    return found
 
 
 # -- the local executor, options ----------------------------------------------------------------
@@ -275,6 +356,8 @@ def test_seed_options():
         (["--seed", "1", "--n-seeds", "2"], "--seed and --n-seeds both name seeds"),
         (["--address", "auto"], "add --executor ray"),
         (["--cpus-per-job", "0"], "--cpus-per-job 0 must be at least 1"),
+        (["--jobs", "0"], "--jobs 0 must be at least 1"),
+        (["--executor", "ray", "--jobs", "2"], "--jobs is for the local executor"),
     ],
 )
 def test_conflicting_options_are_one_line_errors(args, message, tmp_path, capsys):
