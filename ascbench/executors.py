@@ -552,6 +552,7 @@ def failed_entry(job: Job, registry: Registry, settings: RunSettings, reason: st
         device=settings.device,
         started=started,
         plugin_versions={p.name: p.version for p in registry.plugins if p.version},
+        torch_threads=settings.threads,
     )
     plugin = next((p for p in registry.plugins if p.name == system.plugin), None)
     return build_entry(

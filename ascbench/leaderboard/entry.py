@@ -18,6 +18,10 @@ Verifying a stored entry without ascbench::
 The hash covers every field, defaults included, so adding a field to the format (here or in
 the models it embeds: ``ReportedResults``, ``Limit``, ``LimitCheck``) needs a new
 ``schema_version`` and a migration of old entries.
+
+Versions: 2 added ``provenance.torch_threads`` (the torch thread count the job ran with: float
+reductions depend on it). Version-1 entries are still read, verified and written as they were:
+their canonical JSON leaves ``torch_threads`` out.
 """
 
 from __future__ import annotations
@@ -48,10 +52,14 @@ from ascbench.scenes import DEVICE_GROUPS, DEVICES, SCENES
 from ascbench.systems import ReportedResults, System
 
 #: Version of the entry format. Bump it (and migrate) when a field changes meaning or is added.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Versions this ascbench reads (the older ones as they were written).
+SUPPORTED_SCHEMA_VERSIONS = (1, 2)
+#: Fields a version-1 entry does not have (left out of its canonical JSON and its file).
+_NOT_IN_VERSION_1 = {"provenance": {"torch_threads"}}
 
 #: The URL-free identifier written into the published JSON schema.
-SCHEMA_ID = "https://ascbench.invalid/schema/leaderboard-v1.json"
+SCHEMA_ID = f"https://ascbench.invalid/schema/leaderboard-v{SCHEMA_VERSION}.json"
 
 Status = Literal["ok", "noncompliant", "failed"]
 ComplianceStatus = Literal["pass", "fail", "ambiguous"]
@@ -331,6 +339,13 @@ class Provenance(_Strict):
     wall_seconds: float = Field(ge=0)
     git_commit: str | None = Field(None, description="Commit of the ascbench checkout, if any.")
     git_dirty: bool | None = Field(None, description="Whether that checkout had local changes.")
+    torch_threads: int | None = Field(
+        None,
+        ge=1,
+        description="torch intra-op threads the job trained and evaluated with: float reductions "
+        "depend on it, so the same seed gives the same numbers only with the same count "
+        "(schema 2; absent from version-1 entries).",
+    )
 
     @field_validator("started", "finished")
     @classmethod
@@ -350,7 +365,7 @@ class Provenance(_Strict):
 class LeaderboardEntry(_Strict):
     """One leaderboard entry: one system under one rule set with one training seed."""
 
-    schema_version: Literal[1] = Field(SCHEMA_VERSION, description="Version of this format.")
+    schema_version: Literal[1, 2] = Field(SCHEMA_VERSION, description="Version of this format.")
     system: SystemInfo
     ruleset: RuleSetInfo
     seed: int = Field(ge=0)
@@ -378,6 +393,8 @@ class LeaderboardEntry(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> LeaderboardEntry:
+        if self.schema_version == 1 and self.provenance.torch_threads is not None:
+            raise ValueError("a schema_version 1 entry has no provenance.torch_threads")
         if self.provenance.seed != self.seed:
             raise ValueError(
                 f"seed {self.seed} differs from provenance.seed {self.provenance.seed}"
@@ -424,9 +441,13 @@ class LeaderboardEntry(_Strict):
         return f"{self.system.name} under {self.ruleset.name}, seed {self.seed}"
 
     # -- content hash --------------------------------------------------------------------------
+    def _version_fields(self) -> dict:
+        """What this entry's schema version does not have (for dumping it as written)."""
+        return dict(_NOT_IN_VERSION_1) if self.schema_version == 1 else {}
+
     def canonical_json(self) -> bytes:
         """The entry without ``entry_hash`` as JSON with sorted keys and no whitespace (UTF-8)."""
-        data = self.model_dump(mode="json", exclude={"entry_hash"})
+        data = self.model_dump(mode="json", exclude={**self._version_fields(), "entry_hash": True})
         return json.dumps(
             data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
         ).encode("utf-8")
@@ -445,7 +466,7 @@ class LeaderboardEntry(_Strict):
 
     def to_json(self) -> str:
         """The entry as indented JSON (the stored file format), hash included."""
-        return self.model_dump_json(indent=2) + "\n"
+        return self.model_dump_json(indent=2, exclude=self._version_fields() or None) + "\n"
 
 
 # -- parsing with one-line errors ---------------------------------------------------------------
@@ -466,10 +487,12 @@ def parse_entry(data: Any, source: str, *, verify: bool = True) -> LeaderboardEn
 
     With ``verify`` the entry must carry an ``entry_hash`` that matches its content.
     """
-    if isinstance(data, dict) and data.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
+    version = data.get("schema_version", SCHEMA_VERSION) if isinstance(data, dict) else None
+    if isinstance(data, dict) and version not in SUPPORTED_SCHEMA_VERSIONS:
+        supported = ", ".join(str(v) for v in SUPPORTED_SCHEMA_VERSIONS)
         raise LeaderboardError(
-            f"{source}: entry schema_version {data.get('schema_version')!r} is not the "
-            f"supported {SCHEMA_VERSION}; use the ascbench version that wrote it"
+            f"{source}: entry schema_version {version!r} is not one this ascbench reads "
+            f"({supported}); use the ascbench version that wrote it"
         )
     try:
         entry = LeaderboardEntry.model_validate(data)

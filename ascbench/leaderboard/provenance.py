@@ -85,8 +85,10 @@ def collect_provenance(
     finished: datetime | None = None,
     dataset: DatasetInfo | None = None,
     plugin_versions: dict[str, str] | None = None,
+    torch_threads: int | None = None,
 ) -> Provenance:
-    """Provenance of a run on this machine; ``finished`` defaults to now."""
+    """Provenance of a run on this machine; ``finished`` defaults to now, ``torch_threads`` to
+    this thread's ``torch.get_num_threads()`` (call it where the job ran)."""
     import torch
 
     from ascbench import __version__
@@ -109,4 +111,5 @@ def collect_provenance(
         wall_seconds=max(0.0, (finished - started).total_seconds()),
         git_commit=commit,
         git_dirty=dirty,
+        torch_threads=torch_threads or torch.get_num_threads(),
     )

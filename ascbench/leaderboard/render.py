@@ -222,7 +222,8 @@ def provenance_table(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
                 e.status,
                 data,
                 budget,
-                f"{p.hardware.describe()}, {p.device}",
+                f"{p.hardware.describe()}, {p.device}"
+                + (f", {p.torch_threads} torch threads" if p.torch_threads else ""),
                 versions,
                 p.finished.strftime("%Y-%m-%d %H:%M:%S"),
                 (e.entry_hash or "")[:16],

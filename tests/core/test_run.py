@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -127,6 +128,8 @@ def test_run_writes_entries_failures_and_resumes(tiny_plugin, tiny_data, tmp_pat
     assert ok.complexity.parameters == ok.stages[1].complexity.parameters
     assert ok.provenance.dataset.clips == {"train": 3 * 2 * (4 + 5 * 1), "test": 3 * 9 * 2}
     assert ok.provenance.budget.epochs == 2
+    assert ok.schema_version == 2
+    assert ok.provenance.torch_threads == len(os.sched_getaffinity(0))  # --jobs 1: every core
     assert (results / "dcase2022" / "tiny_ok" / "seed0.teacher.pt").exists()
     assert entries["tiny_student"].status == "ok"
 

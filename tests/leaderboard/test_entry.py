@@ -103,7 +103,11 @@ def test_metrics_from_flat_evaluator_output():
             "compliance check of bytes says 1 but complexity says",
         ),
         (lambda d: d["metrics"].update(log_loss=None), "at 'metrics.log_loss'"),
-        (lambda d: d.update(schema_version=2), "schema_version 2 is not the supported 1"),
+        (lambda d: d.update(schema_version=3), "schema_version 3 is not one this ascbench reads"),
+        (
+            lambda d: d.update(schema_version=1) or d["provenance"].update(torch_threads=2),
+            "a schema_version 1 entry has no provenance.torch_threads",
+        ),
     ],
 )
 def test_malformed_entries_are_rejected_with_one_line(mutate, expected, entry_data):
@@ -166,6 +170,37 @@ def test_missing_hash_is_refused_when_verifying(entry_data):
     with pytest.raises(LeaderboardError, match="has no entry_hash"):
         parse_entry(data, "x.json")
     assert parse_entry(data, "x.json", verify=False).verify() is False
+
+
+def test_provenance_records_the_torch_thread_count():
+    import torch
+
+    from ascbench.leaderboard import Budget, collect_provenance, utc_now
+
+    def collect(**kw):
+        return collect_provenance(seed=0, budget=Budget(full=False), device="cpu",
+                                  started=utc_now(), **kw)  # fmt: skip
+
+    assert collect().torch_threads == torch.get_num_threads()
+    assert collect(torch_threads=3).torch_threads == 3
+
+
+def test_version_1_entries_are_read_verified_and_kept_as_written(entry_data):
+    """A version-1 file (no provenance.torch_threads), hashed as the module docstring says
+    (not by ascbench's code), verifies, and is written back byte for byte."""
+    import hashlib
+
+    data = entry_data()
+    data["schema_version"] = 1
+    del data["provenance"]["torch_threads"]
+    del data["entry_hash"]
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    data["entry_hash"] = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    entry = parse_entry(data, "old/seed0.json")
+    assert entry.schema_version == 1 and entry.provenance.torch_threads is None
+    assert entry.verify()
+    assert json.loads(entry.to_json()) == data
+    assert "torch_threads" not in entry.to_json()
 
 
 def test_with_hash_and_verify(make_entry):

@@ -159,6 +159,7 @@ def test_workers_give_the_local_executors_numbers(local_results, other, request)
         assert got.metrics == expected.metrics, key
         assert got.complexity == expected.complexity, key
         assert got.stages == expected.stages, key
+        assert got.provenance.torch_threads == expected.provenance.torch_threads == 1, key
         assert got.verify()
     assert ray["exec_ok", 0].status == "ok"
     assert ray["exec_ok", 0].metrics != ray["exec_ok", 1].metrics  # the seeds differ
