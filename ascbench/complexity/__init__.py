@@ -138,16 +138,43 @@ def _is_quantized(model: torch.nn.Module) -> bool:
     return any(is_quantized_module(m) for m in model.modules())
 
 
+def _by_layer(per_module: dict[str, Counter], modules: dict) -> dict[str, Counter]:
+    """MACs per module of the counted model, from MACs per module of the traced one (the float
+    model a quantized one was made from): a traced module counts for the counted model's module
+    of the same name, or the one that wraps it under a prefix (``layer1.conv`` in
+    ``model.layer1.conv``), or else for the nearest ancestor of either (a float
+    ``features.0.0`` inside what quantization fused into ``features.0``)."""
+    out: dict[str, Counter] = defaultdict(Counter)
+    for name, ops in per_module.items():
+        out[_owner(name, modules)].update(ops)
+    return out
+
+
+def _owner(name: str, modules: dict) -> str:
+    probe = name
+    while probe:
+        if probe in modules:
+            return probe
+        wrapped = [m for m in modules if m.endswith("." + probe)]
+        if len(wrapped) == 1:
+            return wrapped[0]
+        probe = probe.rpartition(".")[0]
+    return ""
+
+
 def _layers(
     model: torch.nn.Module, tensors: list[CountedTensor], ruleset: RuleSet, macs: MacCount
 ) -> list[LayerComplexity]:
     grouped: dict[str, list[CountedTensor]] = defaultdict(list)
     for t in tensors:
         grouped[t.module].append(t)
+    modules = dict(model.named_modules())
+    counted_in = _by_layer(macs.counted, modules)
+    functional_in = _by_layer(macs.functional, modules)
     rows = []
-    for name, module in model.named_modules():
-        counted = macs.counted.get(name, Counter())
-        functional = macs.functional.get(name, Counter())
+    for name, module in modules.items():
+        counted = counted_in.get(name, Counter())
+        functional = functional_in.get(name, Counter())
         own = grouped.get(name, [])
         if not own and not counted and not functional:
             continue

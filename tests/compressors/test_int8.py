@@ -73,6 +73,20 @@ def test_eager_fuses_conv_bn_relu_and_wraps_in_stubs():
     assert (quantized(x) - model(x)).abs().max().item() < 0.1 * model(x).abs().max().item()
 
 
+@pytest.mark.parametrize("mode", ["fx", "eager"])
+def test_layer_macs_of_a_fused_quantized_model_add_up(rules, mode):
+    """Per-layer MACs of an int8 model (traced on the float model it came from, whose fused
+    conv sits one level deeper or under another prefix) land on the quantized layers."""
+    model = nets.randomize_bn(nets.ConvBNReLUNet()).eval()
+    quantized = Int8Static(mode=mode).compress(model, _ctx())
+    report = measure_compressed(quantized, rules["dcase2022"], nets.SHAPE)
+    by_layer = {layer.name: layer for layer in report.layers}
+    assert sum(layer.macs for layer in report.layers) == report.macs_official > 0
+    weighted = [layer for layer in report.layers if layer.parameters]
+    assert weighted and all(layer.macs > 0 for layer in weighted), by_layer
+    assert by_layer.get("(model)") is None or by_layer["(model)"].macs == 0
+
+
 def test_fx_handles_functional_add_that_eager_cannot():
     model = nets.FunctionalAdd().eval()
     quantized = Int8Static(mode="fx").compress(model, _ctx())
