@@ -4,12 +4,37 @@ Plugins implement the hooks in :mod:`ascbench.hookspecs` with :data:`hookimpl` a
 the component objects defined in :mod:`ascbench.components` and :mod:`ascbench.systems`.
 """
 
-from ascbench.components import Compressor, Evaluator, Frontend, Model
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from ascbench.hookspecs import hookimpl
-from ascbench.rules import RuleSet
-from ascbench.systems import System
+
+if TYPE_CHECKING:
+    from ascbench.components import Compressor, Evaluator, Frontend, Model
+    from ascbench.rules import RuleSet
+    from ascbench.systems import System
 
 __version__ = "0.1.0"
+
+#: Imported on first use (``from ascbench import System``), so that importing ascbench (as
+#: every pytest session does for the pytest plugin) does not load pydantic.
+_LAZY = {
+    "Compressor": "ascbench.components",
+    "Evaluator": "ascbench.components",
+    "Frontend": "ascbench.components",
+    "Model": "ascbench.components",
+    "RuleSet": "ascbench.rules",
+    "System": "ascbench.systems",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'ascbench' has no attribute {name!r}")
 
 __all__ = [
     "Compressor",
