@@ -209,30 +209,31 @@ def test_the_board_shows_mean_std_and_confidence_interval(plugin, data, cache, r
     assert "95 % confidence interval of the mean" in md
 
 
-def test_a_dead_worker_becomes_a_failed_entry(plugin, data, cache, tmp_path, ray_instance):
+@pytest.mark.parametrize(
+    "executor, reason",
+    [
+        (["--executor", "ray"], "the Ray task did not finish:"),
+        (["--jobs", "2"], "the worker process died: BrokenProcessPool"),
+    ],
+    ids=["ray", "local-processes"],
+)
+def test_a_dead_worker_becomes_a_failed_entry(plugin, data, cache, tmp_path, request, capsys,
+                                              executor, reason):  # fmt: skip
+    """The worker of exec_crash dies (os._exit) on both tries; exec_ok, running beside it,
+    is not affected."""
+    if "ray" in executor:
+        request.getfixturevalue("ray_instance")
     results = tmp_path / "results"
-    code = run_cli(plugin, data, cache, results, "--executor", "ray",
-                   *systems("exec_crash", "exec_ok"))  # fmt: skip
+    code = run_cli(plugin, data, cache, results, *executor, *systems("exec_crash", "exec_ok"))
     assert code == 1
     found = entries(results)
     assert found["exec_ok", 0].status == "ok"
     crashed = found["exec_crash", 0]
     assert crashed.status == "failed" and crashed.verify()
-    assert crashed.reason.startswith("the Ray task did not finish:")
+    assert crashed.reason.startswith(reason)
     assert "died" in crashed.reason.lower() or "crash" in crashed.reason.lower()
-
-
-def test_a_dead_worker_process_becomes_a_failed_entry(plugin, data, cache, tmp_path, capsys):
-    results = tmp_path / "results"
-    code = run_cli(plugin, data, cache, results, "--jobs", "2",
-                   *systems("exec_crash", "exec_ok"))  # fmt: skip
-    assert code == 1
-    found = entries(results)
-    assert found["exec_ok", 0].status == "ok"
-    crashed = found["exec_crash", 0]
-    assert crashed.status == "failed" and crashed.verify()
-    assert crashed.reason.startswith("the worker process died: BrokenProcessPool")
-    assert "trying once more" in capsys.readouterr().err  # tried twice, then recorded
+    if "ray" not in executor:
+        assert "trying once more" in capsys.readouterr().err  # tried twice, then recorded
 
 
 def test_an_interrupted_parallel_run_keeps_finished_entries(plugin, data, cache, tmp_path):
