@@ -128,7 +128,18 @@ def run(args, ctx) -> int:
         from ascbench.training import resolve_device
 
         resolve_device(args.device)  # fail before any work if the device is not there
-    summary = run_jobs(registry, settings, systems, seeds, executor=executor)
+    finished: list = []
+    try:
+        summary = run_jobs(
+            registry, settings, systems, seeds, executor=executor, on_entry=finished.append
+        )
+    except KeyboardInterrupt:
+        print(
+            f"ascbench: interrupted; finished entries are kept in {settings.results} "
+            f"({len(finished)} from this run); run the same command with --resume to do the rest",
+            file=sys.stderr,
+        )
+        return 130
     store = ResultStore(settings.results)
     entries = [e for e in store.load_all() if e.ruleset.name == ruleset.name]
     if entries:

@@ -158,7 +158,8 @@ def test_same_seed_gives_identical_numbers(tiny_plugin, tiny_data, tmp_path):
     assert metrics[0] == metrics[1]
 
 
-def test_interrupted_run_keeps_finished_entries(tiny_plugin, tiny_data, tmp_path, monkeypatch):
+def test_interrupted_run_keeps_finished_entries(tiny_plugin, tiny_data, tmp_path, monkeypatch,
+                                                capsys):  # fmt: skip
     import ascbench.runner as runner
 
     real = runner.run_job
@@ -174,6 +175,9 @@ def test_interrupted_run_keeps_finished_entries(tiny_plugin, tiny_data, tmp_path
     results = tmp_path / "results"
     code = _run(tiny_plugin, tiny_data, results, "--system", "tiny_ok", "--system", "tiny_broken")
     assert code == 130
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == (f"ascbench: interrupted; finished entries are kept in {results} (1 from this "
+                   "run); run the same command with --resume to do the rest")
     assert [e.system.name for e in ResultStore(results).load_all()] == [calls[0]]
 
 
