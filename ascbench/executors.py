@@ -423,7 +423,8 @@ def _start_pool_worker(lock, line: int) -> None:
 # -- worker processes (local pool and Ray) ------------------------------------------------------
 @dataclass(frozen=True)
 class WorkerSetup:
-    """What a Ray worker needs to rebuild the driver's plugin registry and caches."""
+    """What a worker process (local or Ray) needs to rebuild the driver's plugin registry and
+    caches."""
 
     plugins: tuple[str, ...] = ()
     sys_path: tuple[str, ...] = ()
@@ -541,28 +542,11 @@ def run_worker_job(job: Job, settings: RunSettings, setup: WorkerSetup) -> str:
 
 
 def failed_entry(job: Job, registry: Registry, settings: RunSettings, reason: str, started):
-    """A ``failed`` entry for a job that produced none (its task died), built on the driver."""
-    from ascbench.leaderboard import Budget, build_entry, collect_provenance
+    """A ``failed`` entry for a job that produced none (its worker died), built on the driver."""
+    from ascbench.runner import job_entry
 
-    system = registry.system(job.system)
-    epochs, minutes = settings.budget.for_recipe(system.recipe.epochs)
-    provenance = collect_provenance(
-        seed=job.seed,
-        budget=Budget(full=settings.budget.full, epochs=epochs, minutes=minutes),
-        device=settings.device,
-        started=started,
-        plugin_versions={p.name: p.version for p in registry.plugins if p.version},
-        torch_threads=settings.threads,
-    )
-    plugin = next((p for p in registry.plugins if p.name == system.plugin), None)
-    return build_entry(
-        system=system,
-        ruleset=settings.ruleset,
-        seed=job.seed,
-        provenance=provenance,
-        error=reason,
-        plugin_version=plugin.version if plugin else "",
-    )
+    return job_entry(job, registry, settings, started=started, error=reason,
+                     torch_threads=settings.threads)  # fmt: skip
 
 
 # -- Ray ----------------------------------------------------------------------------------------

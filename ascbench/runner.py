@@ -251,8 +251,50 @@ def _say(settings: RunSettings, message: str) -> None:
     tqdm.write(message, file=sys.stderr)
 
 
-def _plugin_versions(registry: Registry) -> dict[str, str]:
-    return {p.name: p.version for p in registry.plugins if p.version}
+def job_entry(
+    job: Job,
+    registry: Registry,
+    settings: RunSettings,
+    *,
+    started,
+    budget=None,
+    outcome: dict[str, Any] | None = None,
+    error: str | None = None,
+    dataset=None,
+    torch_threads: int | None = None,
+):
+    """The leaderboard entry of ``job``: its ``outcome`` (or ``error``) with the provenance of
+    this machine; ``budget`` defaults to the one the settings give the system's recipe, and
+    ``torch_threads`` to this thread's count."""
+    from ascbench.leaderboard import Budget, build_entry, collect_provenance
+
+    system = registry.system(job.system)
+    if budget is None:
+        epochs, minutes = settings.budget.for_recipe(system.recipe.epochs)
+        budget = Budget(full=settings.budget.full, epochs=epochs, minutes=minutes)
+    provenance = collect_provenance(
+        seed=job.seed,
+        budget=budget,
+        device=settings.device,
+        started=started,
+        dataset=dataset,
+        plugin_versions={p.name: p.version for p in registry.plugins if p.version},
+        torch_threads=torch_threads,
+    )
+    outcome = outcome or {}
+    plugin = next((p for p in registry.plugins if p.name == system.plugin), None)
+    return build_entry(
+        system=system,
+        ruleset=settings.ruleset,
+        seed=job.seed,
+        provenance=provenance,
+        complexity=outcome.get("complexity"),
+        metrics=outcome.get("metrics"),
+        stages=outcome.get("stages"),
+        artifacts=outcome.get("artifacts"),
+        error=error,
+        plugin_version=plugin.version if plugin else "",
+    )
 
 
 def _teacher_path(settings: RunSettings, teacher: str, seed: int) -> Path:
@@ -263,24 +305,14 @@ def run_job(job: Job, registry: Registry, settings: RunSettings, dataset=None):
     """Run one job from scratch and return its :class:`LeaderboardEntry` (never raises for a
     failure of the system itself: that becomes a ``failed`` entry with its reason)."""
     from ascbench.allocator import keep_freed_memory
-    from ascbench.leaderboard import (
-        Budget as EntryBudget,
-    )
-    from ascbench.leaderboard import (
-        DatasetInfo,
-        build_entry,
-        collect_provenance,
-        utc_now,
-    )
+    from ascbench.leaderboard import Budget as EntryBudget
+    from ascbench.leaderboard import DatasetInfo, utc_now
 
     keep_freed_memory()  # large activations: reuse freed memory instead of fresh pages per op
     system = registry.system(job.system)
-    ruleset = settings.ruleset
     started = utc_now()
     budget_epochs, budget_minutes = settings.budget.for_recipe(system.recipe.epochs)
-    entry_budget = EntryBudget(
-        full=settings.budget.full, epochs=budget_epochs, minutes=budget_minutes
-    )
+    entry_budget = None  # a failed job: the budget it was given (job_entry's default)
     dataset_info = None
     outcome: dict[str, Any] = {}
     error = None
@@ -304,27 +336,10 @@ def run_job(job: Job, registry: Registry, settings: RunSettings, dataset=None):
         error = str(exc)
     except Exception as exc:  # a plugin's bug fails its own entry, not the run
         error = _describe_failure(exc, system, job, settings)
-    provenance = collect_provenance(
-        seed=job.seed,
-        budget=entry_budget,
-        device=settings.device,
-        started=started,
-        dataset=dataset_info,
-        plugin_versions=_plugin_versions(registry),
-    )
-    plugin = next((p for p in registry.plugins if p.name == system.plugin), None)
-    return build_entry(
-        system=system,
-        ruleset=ruleset,
-        seed=job.seed,
-        provenance=provenance,
-        complexity=outcome.get("complexity"),
-        metrics=outcome.get("metrics"),
-        stages=outcome.get("stages"),
-        artifacts=outcome.get("artifacts"),
-        error=error,
-        plugin_version=plugin.version if plugin else "",
-    )
+    return job_entry(
+        job, registry, settings, started=started, budget=entry_budget, outcome=outcome,
+        error=error, dataset=dataset_info,
+    )  # fmt: skip
 
 
 def _describe_failure(exc: BaseException, system: System, job: Job, settings: RunSettings) -> str:
