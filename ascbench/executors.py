@@ -282,6 +282,7 @@ class LocalExecutor:
         self.jobs = int(jobs)
         self.plugins = tuple(plugins)
         self._workers: list = []
+        self._dataset = None
 
     def prepare(self, settings: RunSettings, registry: Registry) -> RunSettings:
         threads = settings.threads or max(1, machine_cores() // self.jobs)
@@ -289,7 +290,8 @@ class LocalExecutor:
             return dataclasses.replace(settings, threads=threads)
         import ascbench.runner as runner
 
-        runner.load_run_dataset(settings)  # fail early; generates the synthetic default once
+        # fail early, and generate the synthetic default once, before workers start
+        self._dataset = runner.load_run_dataset(settings)
         return _shared_settings(settings, threads, progress=settings.progress)
 
     def run(self, jobs: Sequence[Job], registry: Registry, settings: RunSettings,
@@ -303,7 +305,7 @@ class LocalExecutor:
                   driver: Driver) -> None:  # fmt: skip
         import ascbench.runner as runner  # looked up at call time, so tests can wrap run_job
 
-        dataset = runner.load_run_dataset(settings)
+        dataset = self._dataset or runner.load_run_dataset(settings)
         with torch_threads(settings.threads):
             for job in jobs:
                 driver.say(job, "starting")

@@ -190,8 +190,6 @@ def build_executor(args):
     """The executor of ``--executor``, its options checked."""
     if args.cpus_per_job is not None and args.cpus_per_job < 1:
         raise OptionsError(f"--cpus-per-job {args.cpus_per_job} must be at least 1")
-    if args.jobs is not None and args.jobs < 1:
-        raise OptionsError(f"--jobs {args.jobs} must be at least 1")
     if args.executor != "ray":
         if args.address:
             raise OptionsError(
