@@ -28,6 +28,10 @@ from ascbench.evaluation.metrics import (
     MacroAccuracy,
     MacroLogLoss,
     Metric,
+    PredictionSummary,
+    predicted_classes,
+    summarize_predictions,
+    tied_clips,
 )
 
 
@@ -76,10 +80,14 @@ __all__ = [
     "MacroLogLoss",
     "Metric",
     "ModelTestTimeAugmentation",
+    "PredictionSummary",
     "Predictions",
     "TestTimeAugmentation",
     "build_tta",
     "builtin_evaluators",
     "evaluate",
     "predict",
+    "predicted_classes",
+    "summarize_predictions",
+    "tied_clips",
 ]

@@ -2,8 +2,10 @@
 
 :func:`evaluate` puts the model in eval mode, computes softmax probabilities per clip (averaged
 over test-time augmentation passes when asked), and fills an :class:`EvaluationResult` with the
-metrics of :mod:`ascbench.evaluation.metrics`. Per-clip probabilities come back separately as
-:class:`Predictions`, for the submission CSV.
+metrics of :mod:`ascbench.evaluation.metrics`, and with a :class:`PredictionSummary` of the
+predicted classes (counts per class, tied and correct clips, binomial p-value against chance).
+Per-clip probabilities come back separately as :class:`Predictions`, for the submission CSV. A
+clip's predicted class is its top probability's; exact ties go to the lowest class index.
 
 **Test-time augmentation (TTA).** With ``tta_passes = n > 1`` every pass runs the model on an
 augmented copy of the batch and the n softmax outputs are averaged (all n passes are
@@ -40,11 +42,14 @@ from ascbench.evaluation.metrics import (
     LOG_LOSS_EPS,
     DeviceGroups,
     DeviceWise,
+    PredictionSummary,
     class_accuracies,
     class_log_losses,
     expected_calibration_error,
     macro_accuracy,
     macro_log_loss,
+    predicted_classes,
+    summarize_predictions,
 )
 from ascbench.progress import bar as progress_bar
 from ascbench.scenes import SCENES
@@ -74,6 +79,11 @@ class EvaluationResult(BaseModel):
     device_wise: dict[str, dict[str, float]] = Field(default_factory=dict)
     device_groups: dict[str, dict[str, float]] = Field(default_factory=dict)
     ece: float | None = Field(None, description=f"Expected calibration error, {ECE_BINS} bins.")
+    predictions: PredictionSummary | None = Field(
+        None,
+        description="Predicted-class counts, correct and tied clips, binomial p-value against "
+        "chance (None on an unlabelled set).",
+    )
     n_clips: int
     labelled: bool = True
     tta_passes: int = 1
@@ -94,8 +104,10 @@ class Predictions:
     classes: tuple[str, ...] = SCENES
 
     def predicted_labels(self) -> list[str]:
-        """The argmax class name of every clip (the CSV's ``scene_label`` column)."""
-        return [self.classes[i] for i in self.probabilities.argmax(axis=1)]
+        """The predicted class name of every clip (the CSV's ``scene_label`` column): the top
+        probability's class, the lowest class index among exact ties
+        (:func:`~ascbench.evaluation.metrics.predicted_classes`)."""
+        return [self.classes[i] for i in predicted_classes(self.probabilities)]
 
 
 class TestTimeAugmentation:
@@ -238,7 +250,7 @@ def build_tta(
 
 
 def _scores(p: np.ndarray, y: np.ndarray, names: Sequence[str], eps: float) -> dict[str, Any]:
-    acc = class_accuracies(p.argmax(axis=1), y, len(names))
+    acc = class_accuracies(predicted_classes(p), y, len(names))
     ll = class_log_losses(p, y, eps)
     class_wise = {
         name: {"accuracy": float(acc[k]), "log_loss": float(ll[k]), "n": float((y == k).sum())}
@@ -250,6 +262,7 @@ def _scores(p: np.ndarray, y: np.ndarray, names: Sequence[str], eps: float) -> d
         "log_loss": macro_log_loss(p, y, eps),
         "class_wise": class_wise,
         "ece": expected_calibration_error(p, y, ECE_BINS),
+        "predictions": summarize_predictions(p, y, names),
     }
 
 
@@ -413,6 +426,7 @@ def evaluate(
         device_wise=device_metric.per_device(),
         device_groups=group_metric.per_group(),
         ece=scores["ece"],
+        predictions=scores["predictions"],
         n_clips=len(y),
         tta_passes=tta_passes,
         log_loss_eps=eps,

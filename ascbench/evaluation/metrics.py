@@ -21,7 +21,20 @@ so the epsilon is fixed here (:data:`LOG_LOSS_EPS`) to keep numbers comparable a
 versions. All computation is in float64. Classes (or devices) without clips are left out of
 the averages.
 
-**Expected calibration error**: confidence = the top probability, predicted class = its argmax;
+**Predicted class and ties**: the predicted class of a clip is the class of its highest
+probability; when several classes share that highest probability exactly (common with int8
+models, whose few distinct logits give equal float64 softmax values) the *lowest class index*
+among them wins, which is what ``numpy.argmax`` does (:func:`predicted_classes`; every metric
+here, the per-clip predictions and the submission CSV use this rule). :func:`tied_clips` counts
+the clips where it had to decide.
+
+**Prediction summary** (:func:`summarize_predictions`, the evidence the leaderboard judges a
+model that learned nothing by): per class the number of clips predicted as it, the number of
+correct clips, the number of tied clips and the one-sided exact binomial p-value of the
+correct count against chance (``p = 1 / classes``, ``scipy.stats.binomtest``, alternative
+'greater').
+
+**Expected calibration error**: confidence = the top probability, predicted class as above;
 the clips are put in :data:`ECE_BINS` equal-width confidence bins ``(k/15, (k+1)/15]`` (the
 first bin also holds 0) and ``ECE = Σ_b (n_b / N) · |accuracy_b - mean confidence_b|``
 (Guo et al., 2017), reported as a fraction in [0, 1].
@@ -34,6 +47,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from pydantic import BaseModel, ConfigDict, Field
 
 from ascbench.evaluation.errors import EvaluationError
 from ascbench.scenes import DEVICE_GROUPS, DEVICES, SCENES
@@ -63,6 +77,69 @@ def log_loss(probabilities: np.ndarray, labels: np.ndarray, eps: float = LOG_LOS
     return float(-np.mean(np.log(p[np.arange(len(labels)), labels])))
 
 
+def predicted_classes(probabilities: np.ndarray) -> np.ndarray:
+    """The predicted class index of every clip: the class of the highest probability, and of
+    several classes that share it exactly, the lowest index (``numpy.argmax``'s rule)."""
+    return np.asarray(probabilities).argmax(axis=1)
+
+
+def tied_clips(probabilities: np.ndarray) -> int:
+    """How many clips have their highest probability shared exactly by two or more classes
+    (there :func:`predicted_classes` picks the lowest index)."""
+    p = np.asarray(probabilities)
+    if p.size == 0:
+        return 0
+    return int(((p == p.max(axis=1, keepdims=True)).sum(axis=1) > 1).sum())
+
+
+def binomial_p_value(correct: int, clips: int, classes: int) -> float:
+    """One-sided exact binomial p-value of ``correct`` right answers out of ``clips`` when
+    each is right with chance probability ``1 / classes``: P(X >= correct)."""
+    from scipy.stats import binomtest
+
+    return float(binomtest(correct, clips, 1.0 / classes, alternative="greater").pvalue)
+
+
+class PredictionSummary(BaseModel):
+    """What the per-clip predictions of a labelled set look like as a whole (see the module
+    docstring): the evidence for telling a model that learned from one that did not."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    clips: int = Field(ge=1, description="Clips scored.")
+    correct: int = Field(ge=0, description="Clips whose predicted class is their label.")
+    predicted: dict[str, int] = Field(
+        description="Per class, in class order, the clips predicted as it (zeros included)."
+    )
+    tied: int = Field(ge=0, description="Clips whose top probability two or more classes share.")
+    binomial_p: float = Field(
+        ge=0, le=1, description="P(correct or more right by chance), one-sided exact binomial."
+    )
+
+
+def summarize_predictions(
+    probabilities: np.ndarray, labels: np.ndarray, classes: Sequence[str] = SCENES
+) -> PredictionSummary:
+    """The :class:`PredictionSummary` of labelled clips (labels are class indices)."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.int64)
+    if p.ndim != 2 or p.shape[1] != len(classes) or len(y) != len(p) or len(y) == 0:
+        raise EvaluationError(
+            f"a prediction summary needs (N >= 1, {len(classes)}) probabilities and N labels, "
+            f"got {p.shape} and {len(y)}"
+        )
+    predicted = predicted_classes(p)
+    counts = np.bincount(predicted, minlength=len(classes))
+    correct = int((predicted == y).sum())
+    return PredictionSummary(
+        clips=len(y),
+        correct=correct,
+        predicted={name: int(counts[k]) for k, name in enumerate(classes)},
+        tied=tied_clips(p),
+        binomial_p=binomial_p_value(correct, len(y), len(classes)),
+    )
+
+
 def class_accuracies(predicted: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
     """Percent correct per class (NaN for classes without clips)."""
     out = np.full(n_classes, np.nan)
@@ -87,7 +164,7 @@ def class_log_losses(
 
 def macro_accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
     """Mean of the class-wise accuracies, in percent (DCASE's overall accuracy)."""
-    acc = class_accuracies(probabilities.argmax(axis=1), labels, probabilities.shape[1])
+    acc = class_accuracies(predicted_classes(probabilities), labels, probabilities.shape[1])
     return float(np.nanmean(acc))
 
 
@@ -103,7 +180,7 @@ def expected_calibration_error(
 ) -> float:
     """ECE with ``bins`` equal-width confidence bins (see the module docstring)."""
     confidence = probabilities.max(axis=1)
-    correct = probabilities.argmax(axis=1) == labels
+    correct = predicted_classes(probabilities) == labels
     # bin k holds (k/bins, (k+1)/bins]; a confidence of exactly 0 goes to bin 0.
     index = np.clip(np.ceil(confidence * bins).astype(np.int64) - 1, 0, bins - 1)
     ece = 0.0
@@ -213,7 +290,7 @@ class ClassWise(Metric):
 
     def compute(self) -> dict[str, float]:
         p, y, _ = self._data()
-        acc = class_accuracies(p.argmax(axis=1), y, len(self.classes))
+        acc = class_accuracies(predicted_classes(p), y, len(self.classes))
         ll = class_log_losses(p, y, self.eps)
         out: dict[str, float] = {}
         for k, name in enumerate(self.classes):

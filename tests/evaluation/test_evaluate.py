@@ -203,3 +203,45 @@ def test_model_tta_uses_the_model_hook_and_a_private_rng(clips):
     assert np.array_equal(d[1].probabilities, c)
     with pytest.raises(EvaluationError, match="test_time_augmentation"):
         evaluate(LogitsInFeatures(), clips, tta_passes=2, tta=tta)
+
+
+class OneClass(torch.nn.Module):
+    """Predicts class ``k`` for every clip (a model that learned nothing)."""
+
+    def __init__(self, k: int):
+        super().__init__()
+        self.k = k
+
+    def forward(self, x):
+        out = torch.zeros(x.shape[0], 10)
+        out[:, self.k] = 5.0
+        return out
+
+
+def test_evaluate_summarizes_the_predicted_classes(clips):
+    result, preds = evaluate(OneClass(2), clips)
+    s = result.predictions
+    assert s.clips == 90 and s.correct == 9 and s.tied == 0
+    assert s.predicted["metro"] == 90 and sum(s.predicted.values()) == 90
+    assert s.binomial_p > 0.4
+    assert set(preds.predicted_labels()) == {"metro"}
+    learned, _ = evaluate(LogitsInFeatures(), clips)
+    assert learned.predictions.correct > 40 and learned.predictions.binomial_p < 1e-6
+    assert max(learned.predictions.predicted.values()) < 20
+    unlabelled = TensorClips(clips.features, None, clips.devices, clips.filenames)
+    assert evaluate(OneClass(2), unlabelled)[0].predictions is None
+
+
+def test_tied_logits_predict_the_lowest_class_index(clips):
+    class Tied(torch.nn.Module):
+        def forward(self, x):
+            out = torch.zeros(x.shape[0], 10)
+            out[:, [4, 6]] = 1.0  # 'park' and 'shopping_mall' tie for every clip
+            return out
+
+    result, preds = evaluate(Tied(), clips)
+    assert result.predictions.tied == 90
+    assert result.predictions.predicted["park"] == 90
+    assert set(preds.predicted_labels()) == {"park"}
+    assert result.class_wise["park"]["accuracy"] == 100.0
+    assert result.class_wise["shopping_mall"]["accuracy"] == 0.0

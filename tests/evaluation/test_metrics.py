@@ -194,3 +194,78 @@ def test_builtin_evaluators_build_working_metrics(predictions):
         out = metric.compute()
         assert out and all(isinstance(v, float) for v in out.values())
         metric.reset()
+
+
+# -- predicted classes, ties and the prediction summary ---------------------------------------
+
+
+def test_ties_go_to_the_lowest_class_index():
+    from ascbench.evaluation import predicted_classes, tied_clips
+    from ascbench.evaluation.evaluate import Predictions
+
+    p = np.full((4, 10), 0.05)
+    p[0, [3, 7]] = 0.3  # tie between 3 and 7 -> 3
+    p[1, [9, 2, 5]] = 0.65 / 3  # three-way tie -> 2
+    p[2, 8] = 0.55  # no tie
+    p[3, :] = 0.1  # all ten tie -> 0
+    assert predicted_classes(p).tolist() == [3, 2, 8, 0]
+    assert tied_clips(p) == 3
+    assert tied_clips(np.eye(10)) == 0
+    preds = Predictions([f"{i}.wav" for i in range(4)], p, np.zeros(4, int), ["a"] * 4)
+    assert preds.predicted_labels() == [SCENES[3], SCENES[2], SCENES[8], SCENES[0]]
+    # the metrics use the same rule: the clip labelled 7 is predicted 3, so it is wrong
+    acc = MacroAccuracy()
+    acc.update(p[:1], [7])
+    assert acc.compute()["accuracy"] == 0.0
+    acc.reset()
+    acc.update(p[:1], [3])
+    assert acc.compute()["accuracy"] == 100.0
+
+
+def test_int8_logits_tie_exactly_after_float64_softmax():
+    """Dequantized int8 logits take few distinct values, so clips tie at the top exactly."""
+    from ascbench.evaluation import tied_clips
+
+    rng = np.random.default_rng(1)
+    scale = 0.25
+    logits = torch.from_numpy(rng.integers(-3, 4, size=(360, 10)) * scale)
+    p = torch.softmax(logits.double(), dim=1).numpy()
+    top = logits.numpy().max(axis=1, keepdims=True)
+    expected = int(((logits.numpy() == top).sum(axis=1) > 1).sum())
+    assert expected > 100  # the draw gives many ties, as int8 models do
+    assert tied_clips(p) == expected
+
+
+def _binomial_tail(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p), summed exactly (the reference for scipy)."""
+    from fractions import Fraction
+
+    q = Fraction(p).limit_denominator(1000)
+    return float(sum(math.comb(n, i) * q**i * (1 - q) ** (n - i) for i in range(k, n + 1)))
+
+
+def test_prediction_summary_counts_and_binomial_test():
+    from ascbench.evaluation import summarize_predictions
+    from ascbench.evaluation.metrics import binomial_p_value
+
+    labels = np.repeat(np.arange(10), 36)  # 360 clips, balanced
+    collapsed = np.full((360, 10), 0.05)
+    collapsed[:, 2] = 0.55  # 'metro' for every clip
+    s = summarize_predictions(collapsed, labels)
+    assert s.clips == 360 and s.correct == 36 and s.tied == 0
+    assert s.predicted == {name: (360 if name == "metro" else 0) for name in SCENES}
+    assert list(s.predicted) == list(SCENES)
+    assert math.isclose(s.binomial_p, _binomial_tail(36, 360, 0.1), rel_tol=1e-9)
+    assert 0.4 < s.binomial_p < 0.6  # chance accuracy is not significant
+
+    rng = np.random.default_rng(0)
+    learned = rng.uniform(0, 1, size=(360, 10))
+    right = rng.permutation(360)[:144]  # 40 % correct, the rest spread over all classes
+    learned[right, labels[right]] = 2.0
+    learned /= learned.sum(axis=1, keepdims=True)
+    s = summarize_predictions(learned, labels)
+    assert s.correct >= 144 and max(s.predicted.values()) < 60
+    assert s.binomial_p < 1e-30
+    assert math.isclose(binomial_p_value(50, 360, 10), _binomial_tail(50, 360, 0.1), rel_tol=1e-9)
+    with pytest.raises(EvaluationError, match="prediction summary"):
+        summarize_predictions(learned[:, :9], labels)
