@@ -24,3 +24,64 @@ def test_quick_start_is_two_commands():
 def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert _quick_start_commands()[1] in ci
+
+
+# -- the default run's table: generated from leaderboard/default-run/ ---------------------------
+def _readme_results():
+    import importlib.util
+
+    path = ROOT / "scripts" / "readme_results.py"
+    spec = importlib.util.spec_from_file_location("ascbench_readme_results", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_default_run_block_matches_the_committed_results(capsys):
+    """README.md's default-run table and run line are what scripts/readme_results.py makes of
+    leaderboard/default-run/ (after a new run: `python scripts/readme_results.py --from
+    results/ --write`)."""
+    code = _readme_results().main(["--check"])
+    assert code == 0, capsys.readouterr().err
+
+
+def test_a_hand_edited_results_file_or_readme_is_refused(tmp_path, capsys):
+    import json
+    import shutil
+
+    script = _readme_results()
+    committed = tmp_path / "default-run"
+    shutil.copytree(script.COMMITTED, committed)
+    readme = tmp_path / "README.md"
+    readme.write_text((ROOT / "README.md").read_text())
+    args = ["--committed", str(committed), "--readme", str(readme)]
+    assert script.main(["--check", *args]) == 0
+
+    text = readme.read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| 1 | `"))
+    readme.write_text(text.replace(row, row.replace("| ok |", "| ok! |")))
+    assert script.main(["--check", *args]) == 1  # README edited by hand
+    assert script.main(["--write", *args]) == 0
+    assert readme.read_text() == text
+
+    facts = json.loads((committed / "run.json").read_text())
+    board_path = committed / facts["board"]
+    board = json.loads(board_path.read_text())
+    board["rows"][0]["accuracy"]["mean"] += 1.0  # a row typed over
+    board_path.write_text(json.dumps(board))
+    assert script.main(["--check", *args]) == 2
+    assert "accuracy differs from its entries" in capsys.readouterr().err
+    board["rows"][0]["accuracy"]["mean"] -= 1.0
+    board["entries"][0]["metrics"]["log_loss"] += 0.01  # an entry typed over
+    board_path.write_text(json.dumps(board))
+    assert script.main(["--check", *args]) == 2
+    assert "entry_hash" in capsys.readouterr().err
+
+
+def test_any_board_status_is_shown_as_the_board_has_it():
+    status = _readme_results()._status
+    row = {"status": "noncompliant", "seeds": [0, 1], "failed_seeds": [1],
+           "limits": {"parameters": "pass", "macs": "fail"}}  # fmt: skip
+    assert status(row) == "noncompliant (MACs; 1/2 seeds failed)"
+    assert status({"status": "degenerate", "seeds": [0], "limits": {}}) == "degenerate"
+    assert status({"status": "failed", "seeds": [0], "failed_seeds": [0]}) == "failed"
