@@ -10,7 +10,11 @@ import torch
 class ModelEma:
     """A frozen copy of a model whose state follows ``ema ← d·ema + (1 - d)·current``.
 
-    :meth:`update` is called after every optimizer step. Every floating-point entry of the
+    :meth:`update` is called after every optimizer step. The decay warms up with the number of
+    updates ``t`` as in TensorFlow's ``ExponentialMovingAverage(num_updates=t)``:
+    ``d = min(decay, (1 + t) / (10 + t))``, so that the average forgets the random initial
+    weights within a short run. Without it, a decay of 0.999 (Deepsound's) averages over about
+    1,000 steps: a run of a few hundred steps evaluates mostly the untrained initial model. Every floating-point entry of the
     state dict is averaged, BatchNorm running statistics included (as timm's ``ModelEmaV2``);
     integer buffers such as ``num_batches_tracked`` are copied. The copy starts equal to the
     model (no bias correction). :attr:`module` is kept in eval mode.
@@ -28,13 +32,19 @@ class ModelEma:
     @torch.no_grad()
     def update(self, model: torch.nn.Module) -> None:
         current = model.state_dict()
+        decay = self.current_decay
         for name, avg in self.module.state_dict().items():
             value = current[name].detach()
             if avg.is_floating_point():
-                avg.mul_(self.decay).add_(value.to(avg.dtype), alpha=1.0 - self.decay)
+                avg.mul_(decay).add_(value.to(avg.dtype), alpha=1.0 - decay)
             else:
                 avg.copy_(value)
         self.updates += 1
+
+    @property
+    def current_decay(self) -> float:
+        """The decay the next :meth:`update` applies (warmed up, at most ``decay``)."""
+        return min(self.decay, (1.0 + self.updates) / (10.0 + self.updates))
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return self.module.state_dict()
