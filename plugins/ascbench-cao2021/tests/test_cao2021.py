@@ -115,9 +115,9 @@ def test_block_output_shapes_on_the_reports_input(registry):
 
 def test_frontend_gives_three_channels_of_128_mels(registry):
     system = registry.system("cao2021_sys4_proposal")
-    # 431 frames, not the report's 423: logmel has no 'valid' delta cropping yet.
-    assert feature_shape(registry, system, registry.ruleset("dcase2021")) == (3, 128, 431)
-    assert feature_shape(registry, system, registry.ruleset("dcase2022")) == (3, 128, 44)
+    # the report's 423 frames: 'valid' deltas drop 4 frames each (431 - 8)
+    assert feature_shape(registry, system, registry.ruleset("dcase2021")) == (3, 128, 423)
+    assert feature_shape(registry, system, registry.ruleset("dcase2022")) == (3, 128, 36)
 
 
 def test_profile_under_dcase2021(registry):
@@ -125,9 +125,9 @@ def test_profile_under_dcase2021(registry):
         registry, registry.system("cao2021_sys4_proposal"), registry.ruleset("dcase2021")
     )
     c = profile.complexity
-    assert c.input_shape == [1, 3, 128, 431]
+    assert c.input_shape == [1, 3, 128, 423]
     # Keras-style count (BN moving statistics included); attention ops are counted modules.
-    assert (c.parameters, c.macs, c.functional_macs) == (50_287, 162_597_450, 0)
+    assert (c.parameters, c.macs, c.functional_macs) == (50_287, 159_586_442, 0)
     # profile applies fp16; untrained BN betas and running means are 0: 48,059 non-zeros x 2 B
     assert any("compressed by fp16" in flag for flag in c.flags)
     assert (c.nonzero_parameters, c.bytes) == (48_059, 2 * 48_059)
@@ -139,8 +139,8 @@ def test_profile_under_dcase2022_passes(registry):
         registry, registry.system("cao2021_sys4_proposal"), registry.ruleset("dcase2022")
     )
     c = profile.complexity
-    assert c.input_shape == [1, 3, 128, 44]
-    assert (c.parameters, c.macs, c.functional_macs) == (48_059, 16_730_698, 0)
+    assert c.input_shape == [1, 3, 128, 36]
+    assert (c.parameters, c.macs, c.functional_macs) == (48_059, 13_719_690, 0)
     assert profile.status == "pass"
     assert {check.quantity: check.status for check in c.checks} == {
         "parameters": "pass",

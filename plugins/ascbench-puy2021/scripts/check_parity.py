@@ -36,10 +36,10 @@ import torch
 import torch.nn.functional as F
 from ascbench_puy2021.inference import deploy, predict_proba
 from ascbench_puy2021.model import sp4asc_cnn
-from ascbench_puy2021.plugin import RELEASED_CHECKPOINTS, SP4ASC_FRONTEND
+from ascbench_puy2021.plugin import RELEASED_CHECKPOINTS, SP4ASC_PRESET
 
 from ascbench.data.audio import load_audio
-from ascbench.frontends.logmel import LogMel
+from ascbench.frontends import preset
 from ascbench.scenes import SCENES
 
 SAMPLES = 441_000  # upstream keeps the first 10 s at 44.1 kHz
@@ -148,7 +148,7 @@ def main() -> None:
     names, labels = [n for n, _ in items], [lab for _, lab in items]
     start = time.time()
     wave = waveforms(args.audio_dir, names)
-    frontend = LogMel(**SP4ASC_FRONTEND).eval()
+    frontend = preset(SP4ASC_PRESET).eval()
     with torch.no_grad():
         feats = frontend(wave)  # (batch, 1, 256, 431)
     print(f"{len(names)} clips, features {tuple(feats.shape)} ({time.time() - start:.1f} s)")

@@ -41,8 +41,9 @@ def test_systems_carry_the_report_recipe(registry, name, delta_f, mixup, loss, r
     assert s.challenge == "dcase2021" and not s.proposal
     assert s.model.name == "sp4asc_cnn"
     assert s.model.params == {"dropout": 0.2, "specaugment": [128, 2, delta_f, 2], "weights": None}
-    assert s.frontend.name == "logmel" and s.frontend.params["n_mels"] == 256
-    assert (s.frontend.params["hop_length"], s.frontend.params["pad_mode"]) == (1024, "reflect")
+    assert s.frontend.name == "logmel-preset" and s.frontend.params == {"name": "puy2021"}
+    frontend = registry.get("frontend", s.frontend.name).build(**s.frontend.params)
+    assert (frontend.n_mels, frontend.hop_length, frontend.pad_mode) == (256, 1024, "reflect")
     r = s.recipe
     assert (r.epochs, r.batch_size, r.optimizer, r.lr, r.weight_decay) == (
         200,

@@ -24,25 +24,9 @@ MODEL_NAME = "cao2021_resnet_attention_proposal"
 #: it follows: Hann, centred, reflect padding, fmax 22,050 Hz, HTK mel scale without filter
 #: normalisation, ln(x + 1e-8). librosa's delta with width 5 is Hu's
 #: (x[t+1] - x[t-1]) / 10 + (x[t+2] - x[t-2]) / 5.
-FRONTEND: dict[str, object] = {
-    "sample_rate": 44100,
-    "n_fft": 2048,
-    "win_length": 2048,
-    "hop_length": 1024,
-    "window": "hann",
-    "center": True,
-    "pad_mode": "reflect",
-    "power": 2.0,
-    "n_mels": 128,
-    "fmin": 0.0,
-    "fmax": 22050.0,
-    "mel_scale": "htk",
-    "mel_norm": None,
-    "log": "ln",
-    "amin": 1e-8,
-    "deltas": 2,
-    "delta_width": 5,
-}
+#: ascbench's preset "cao2021" (one source of truth, ascbench.frontends.presets): Hu-style
+#: per-clip min-max scaling to [0, 1] and 'valid' deltas (431 -> 423 frames for 10 s).
+FRONTEND = ComponentRef(name="logmel-preset", params={"name": "cao2021"})
 
 #: Hu et al.'s LR_WarmRestart (restarts at 0-based epochs 2, 6, 14, 30, 62, 126, 254, 510;
 #: per-batch cosine down to max_lr * 1e-4), which the report's list 2, 6, 14, 30, 126, 254,
@@ -96,10 +80,9 @@ PROPOSAL_NOTE = (
 
 COMMON_DEVIATIONS: list[str] = [
     PROPOSAL_NOTE,
-    "Frontend: the report's 423 frames come from 'valid' delta computation (each delta drops "
-    "4 frames: 431 - 8), Hu-style; ascbench's logmel pads deltas at the edges, so the input "
-    "is 3 x 128 x 431 (MACs ~1.9 % higher than on 423 frames; parameters unaffected). Hu's "
-    "per-file min-max scaling of the log-mel to [0, 1] is not available either.",
+    "Frontend: ascbench's preset 'cao2021' completes the report after Hu et al. (its ref "
+    "[6]): HTK mels without filter normalisation, ln(x + 1e-8), per-clip min-max scaling to "
+    "[0, 1] and 'valid' deltas (each delta drops 4 frames: 431 - 8 = the report's 423).",
     "Augmentations not available in ascbench and not applied: spectrum correction of "
     "device-A clips towards the mean spectrum of the other devices, random pitch shift and "
     "speed change (Hu: +-4 semitones, stretch 0.5-2, offline copies), and mixing two "
@@ -154,7 +137,7 @@ def cao_system(number: int) -> System:
         report=REPORT,
         challenge="dcase2021",
         proposal=True,
-        frontend=ComponentRef(name="logmel", params=FRONTEND),
+        frontend=FRONTEND,
         model=ComponentRef(name=MODEL_NAME, params={"kernel_size": kernel}),
         recipe=recipe(epochs),
         compressors=[ComponentRef(name="fp16", params={})],

@@ -7,24 +7,11 @@ from ascbench.scenes import DEVICES, SCENES
 from ascbench.systems import ComponentRef, ReportedResults, TrainingRecipe
 from ascbench_dcase_baselines.model import dcase_baseline_cnn
 
-# dcase_util MelExtractor as configured by the baselines (task1_features.yaml): 44.1 kHz,
-# 40 ms Hamming window, 20 ms hop, n_fft 2048, 40 mel bands, natural log of the magnitude
-# mel spectrum plus machine epsilon.
-BASELINE_FRONTEND = {
-    "sample_rate": 44100,
-    "n_fft": 2048,
-    "win_length": 1764,
-    "hop_length": 882,
-    "window": "hamming",
-    "center": True,
-    "pad_mode": "reflect",
-    "power": 1.0,
-    "n_mels": 40,
-    "fmin": 0.0,
-    "fmax": 22050.0,
-    "log": "ln",
-    "amin": 2.220446049250313e-16,
-}
+#: The frontends are ascbench's presets (one source of truth, ascbench.frontends.presets):
+#: dcase_util's MelExtractor as the baselines configure it (task1_features.yaml): 44.1 kHz,
+#: 40 ms Hamming window, 20 ms hop, n_fft 2048, 40 mel bands, ln(magnitude mel + eps).
+FRONTEND_2021 = ComponentRef(name="logmel-preset", params={"name": "dcase2021-baseline"})
+FRONTEND_2022 = ComponentRef(name="logmel-preset", params={"name": "dcase2022-baseline"})
 
 # Tables of the official READMEs (dev set, mean of 10 runs): per class log loss and accuracy,
 # per device log loss. Order: SCENES, then DEVICES.
@@ -87,7 +74,7 @@ def register_systems():
             report="Martín-Morató et al., DCASE 2021 Task 1A baseline, "
             "marmoi/dcase2021_task1a_baseline",
             challenge="dcase2021",
-            frontend=ComponentRef(name="logmel", params={**BASELINE_FRONTEND, "max_frames": 500}),
+            frontend=FRONTEND_2021,
             model=ComponentRef(name="dcase_baseline_cnn", params={"second_pool": [4, 100]}),
             recipe=BASELINE_RECIPE,
             # the baseline's TFLite fp16 post-training route: BN folded, every value fp16
@@ -120,7 +107,7 @@ def register_systems():
             report="Martín-Morató et al., DCASE 2022 Task 1 baseline, "
             "marmoi/dcase2022_task1_baseline",
             challenge="dcase2022",
-            frontend=ComponentRef(name="logmel", params=BASELINE_FRONTEND),
+            frontend=FRONTEND_2022,
             model=ComponentRef(name="dcase_baseline_cnn", params={"second_pool": [4, 10]}),
             recipe=BASELINE_RECIPE,
             # the baseline's full-integer post-training quantization (conv+BN+ReLU fused)

@@ -13,30 +13,12 @@ REPORT = (
     "3M, Saint Paul, MN, USA, 2021"
 )
 
-#: Report §3.3: 22.05 kHz mono, window 2048, hop 512, 256 mel bins -> 431 x 256 for 10 s.
-#: The rest follows CP-JKU's processor_d18 (report ref [11]) as far as `logmel` can:
-#: Hann, centred with reflect padding, |STFT|^2, Slaney mel filters up to 11,025 Hz, dB with
-#: ref 1, amin 1e-10, top_db 80. The A-weighting, the mel projection of dB values and the
-#: per-frequency standardisation of processor_d18 are not available (see DEVIATIONS).
-FRONTEND: dict[str, object] = {
-    "sample_rate": 22050,
-    "n_fft": 2048,
-    "win_length": 2048,
-    "hop_length": 512,
-    "window": "hann",
-    "center": True,
-    "pad_mode": "reflect",
-    "power": 2.0,
-    "n_mels": 256,
-    "fmin": 0.0,
-    "fmax": 11025.0,
-    "mel_scale": "slaney",
-    "mel_norm": "slaney",
-    "log": "db",
-    "amin": 1e-10,
-    "ref": 1.0,
-    "top_db": 80.0,
-}
+#: Report §3.3: 22.05 kHz mono, window 2048, hop 512, 256 mel bins -> 431 x 256 for 10 s; the
+#: rest follows CP-JKU's processor_d18 (report ref [11]): ascbench's preset "kim2021" (one
+#: source of truth, ascbench.frontends.presets): |STFT|^2 -> A-weighted dB per FFT bin (ref 1,
+#: amin 1e-10, top_db 80) -> Slaney mel filterbank on those dB values. Only the per-frequency
+#: standardisation is not applied (see DEVIATIONS).
+FRONTEND = ComponentRef(name="logmel-preset", params={"name": "kim2021"})
 
 #: Report §3.2-3.3. Phase 1 only: the fine-tuning after pruning belongs to `prune_l1`.
 FINETUNE_EPOCHS = 100  # re-training after pruning: not stated (ambiguity 3)
@@ -99,12 +81,10 @@ TABLE3: dict[str, list[tuple[float, float]]] = {
 CALIBRATION_BATCHES = 100
 
 DEVIATIONS: list[str] = [
-    "Frontend: the report follows CP-JKU's processor_d18 (|STFT|^2 -> librosa "
-    "perceptual_weighting, i.e. A-weighted dB with ref 1, amin 1e-10, top_db 80 -> Slaney mel "
-    "filterbank applied to those dB values -> per-frequency standardisation with training-set "
-    "mean/std). ascbench's logmel has no A-weighting, no dB-before-mel order and no "
-    "per-frequency standardisation yet, so a plain Slaney log-mel in dB (same STFT, 256 mels, "
-    "fmax 11,025 Hz, top_db 80) is used. Shapes and complexity are unaffected.",
+    "Frontend: ascbench's preset 'kim2021' is CP-JKU's processor_d18 (|STFT|^2 -> A-weighted "
+    "dB per FFT bin with ref 1, amin 1e-10, top_db 80 -> Slaney mel filterbank applied to "
+    "those dB values), except its last step: the per-frequency standardisation with "
+    "training-set mean/std is not applied (the network sees the mel-projected dB values).",
     "VGGish initialisation: the VGGish conv1/conv2 weights are not bundled. With the default "
     "model parameter vggish_weights: null, layers 1-2 keep PyTorch's random initialisation "
     "and, as in the report's phase 1, stay frozen (random fixed features). Set "
@@ -161,7 +141,7 @@ def kim_system(variant: str) -> System:
         f"{nonzero:,} non-zeros, int8",
         report=REPORT,
         challenge="dcase2021",
-        frontend=ComponentRef(name="logmel", params=FRONTEND),
+        frontend=FRONTEND,
         model=ComponentRef(name="kim2021_vggish_cnn", params={"vggish_weights": None}),
         recipe=RECIPE,
         compressors=[

@@ -18,25 +18,9 @@ REPORT = (
 # valeoai/SP4ASC LogMelSpectrogram (torchlibrosa): 44.1 kHz, n_fft = window = 2048 (Hann),
 # hop 1024, centred with reflect padding, power 2, 256 Slaney mel bins 0-22,050 Hz,
 # power_to_db with ref 1, amin 1e-10, no top_db. 10 s -> 431 frames.
-SP4ASC_FRONTEND: dict[str, Any] = {
-    "sample_rate": 44100,
-    "n_fft": 2048,
-    "win_length": 2048,
-    "hop_length": 1024,
-    "window": "hann",
-    "center": True,
-    "pad_mode": "reflect",
-    "power": 2.0,
-    "n_mels": 256,
-    "fmin": 0.0,
-    "fmax": 22050.0,
-    "mel_scale": "slaney",
-    "mel_norm": "slaney",
-    "log": "db",
-    "amin": 1e-10,
-    "ref": 1.0,
-    "top_db": None,
-}
+#: ascbench's preset "puy2021" (one source of truth, ascbench.frontends.presets).
+SP4ASC_PRESET = "puy2021"
+SP4ASC_FRONTEND = ComponentRef(name="logmel-preset", params={"name": SP4ASC_PRESET})
 
 #: Folder of each system's released checkpoint (``<folder>/ckpt.pth``; give it with --weights).
 RELEASED_CHECKPOINTS: dict[str, str] = {
@@ -173,7 +157,7 @@ def _system(name: str, title: str, delta_f: int, mixup: bool, focal: bool, row: 
         title=title,
         report=REPORT,
         challenge="dcase2021",
-        frontend=ComponentRef(name="logmel", params=SP4ASC_FRONTEND),
+        frontend=SP4ASC_FRONTEND,
         model=ComponentRef(
             name="sp4asc_cnn",
             params={"dropout": 0.2, "specaugment": [128, 2, delta_f, 2], "weights": None},

@@ -30,27 +30,8 @@ STUDENT = "shao2022_student_proposal"
 #: Report §2.1: 44.1 kHz, 2,048-sample Hann window, hop 1,024 (44 frames per 1-s clip), 256 mel
 #: bins, log, delta and delta-delta stacked as channels and cropped to the delta-delta length:
 #: 5-frame "valid" deltas, Hu et al.'s (x[t+2]-x[t-2])/5 + (x[t+1]-x[t-1])/10, 44 -> 36 frames.
-#: Same settings as ascbench's frontend preset "shao2022".
-FRONTEND = {
-    "sample_rate": 44100,
-    "n_fft": 2048,
-    "win_length": 2048,
-    "hop_length": 1024,
-    "window": "hann",
-    "center": True,
-    "pad_mode": "reflect",
-    "power": 2.0,
-    "n_mels": 256,
-    "fmin": 0.0,
-    "fmax": 22050.0,
-    "mel_scale": "slaney",
-    "mel_norm": "slaney",
-    "log": "db",
-    "amin": 1e-10,
-    "deltas": 2,
-    "delta_width": 5,
-    "delta_mode": "valid",
-}
+#: ascbench's preset "shao2022" (one source of truth, ascbench.frontends.presets).
+FRONTEND = ComponentRef(name="logmel-preset", params={"name": "shao2022"})
 
 #: Distillation settings (not given in the report; notes 004 #5): KL at T = 2 plus CE, 0.5 each.
 DISTILLATION = {"teacher": TEACHER, "temperature": 2.0, "weight": 0.5}
@@ -188,7 +169,7 @@ def register_systems():
             report=REPORT,
             challenge="dcase2022",
             proposal=True,
-            frontend=ComponentRef(name="logmel", params=FRONTEND),
+            frontend=FRONTEND,
             model=ComponentRef(
                 name="shao2022_minisegnet_proposal",
                 params={"widths": list(TEACHER_WIDTHS), "hidden": TEACHER_HIDDEN},
@@ -207,7 +188,7 @@ def register_systems():
             report=REPORT,
             challenge="dcase2022",
             proposal=True,
-            frontend=ComponentRef(name="logmel", params=FRONTEND),
+            frontend=FRONTEND,
             model=ComponentRef(
                 name="shao2022_minisegnet_proposal",
                 params={"widths": list(STUDENT_WIDTHS), "hidden": STUDENT_HIDDEN},

@@ -19,26 +19,10 @@ FRAMES_10S = 640
 FRAMES_8S = 512
 
 
-def frontend_params(n_mels: int) -> dict:
-    """Report §2.1: 44.1 kHz, Hann window 2,760, hop 690, fmin 10 Hz, fmax 16 kHz, M mels."""
-    return {
-        "sample_rate": 44100,
-        "n_fft": 4096,  # not stated; the next power of two >= the 2,760-sample window
-        "win_length": 2760,
-        "hop_length": 690,
-        "window": "hann",
-        "center": True,
-        "pad_mode": "reflect",
-        "power": 2.0,
-        "n_mels": n_mels,
-        "fmin": 10.0,
-        "fmax": 16000.0,
-        "mel_scale": "slaney",
-        "mel_norm": "slaney",
-        "log": "db",
-        "amin": 1e-10,
-        "max_frames": FRAMES_10S,
-    }
+def frontend(n_mels: int) -> ComponentRef:
+    """Report §2.1 = ascbench's preset "verbitskiy2021" (44.1 kHz, Hann window 2,760, hop 690,
+    fmin 10 Hz, fmax 16 kHz; one source of truth, ascbench.frontends.presets) with M mels."""
+    return ComponentRef(name="logmel-preset", params={"name": "verbitskiy2021", "n_mels": n_mels})
 
 
 def recipe(n_mels: int) -> TrainingRecipe:
@@ -194,7 +178,7 @@ def _system(submission: int) -> System:
         title=f"Deepsound MBConv/Fused-MBConv + SE, {n_mels} mels, fp16 (submission {submission})",
         report=REPORT,
         challenge="dcase2021",
-        frontend=ComponentRef(name="logmel", params=frontend_params(n_mels)),
+        frontend=frontend(n_mels),
         model=ComponentRef(name="verbitskiy2021_mbconv"),
         recipe=recipe(n_mels),
         # "the weights of models are converted to float16" (PyTorch 1.7 .half(): BN running
