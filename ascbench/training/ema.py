@@ -14,9 +14,10 @@ class ModelEma:
     updates ``t`` as in TensorFlow's ``ExponentialMovingAverage(num_updates=t)``:
     ``d = min(decay, (1 + t) / (10 + t))``, so that the average forgets the random initial
     weights within a short run. Without it, a decay of 0.999 (Deepsound's) averages over about
-    1,000 steps: a run of a few hundred steps evaluates mostly the untrained initial model. Every floating-point entry of the
-    state dict is averaged, BatchNorm running statistics included (as timm's ``ModelEmaV2``);
-    integer buffers such as ``num_batches_tracked`` are copied. The copy starts equal to the
+    1,000 steps: a run of a few hundred steps evaluates mostly the untrained initial model.
+    Every floating-point entry of the state dict is averaged, BatchNorm running statistics
+    included (as timm's ``ModelEmaV2``); integer buffers such as ``num_batches_tracked`` are
+    copied. The copy starts equal to the
     model (no bias correction). :attr:`module` is kept in eval mode.
     """
 
