@@ -85,3 +85,23 @@ def test_any_board_status_is_shown_as_the_board_has_it():
     assert status(row) == "noncompliant (MACs; 1/2 seeds failed)"
     assert status({"status": "degenerate", "seeds": [0], "limits": {}}) == "degenerate"
     assert status({"status": "failed", "seeds": [0], "failed_seeds": [0]}) == "failed"
+
+
+def test_the_plugins_are_installed_by_a_pip_call_of_their_own():
+    """In one pip call with `-e '.[test]'`, pip 23.2 does not let the editable ascbench satisfy
+    the plugins' `ascbench>=0.1` (no version found), so every command the README and CI give
+    installs ./plugins/*/ by a pip call that installs nothing else."""
+    lines = [
+        line
+        for path in ("README.md", ".ci/run", "tox.ini")
+        for line in (ROOT / path).read_text().splitlines()
+        if "plugins/*/" in line and "pip install" in line
+    ]
+    assert len(lines) >= 5
+    for line in lines:
+        calls = [c.strip() for c in re.split(r"&&|;", line.split("#", 1)[0])]
+        plugin_calls = [c for c in calls if "plugins/*/" in c]
+        assert plugin_calls, line
+        for call in plugin_calls:
+            installed = call.split("pip install", 1)[1].strip("\"' ").split()
+            assert installed and all("plugins/*/" in w for w in installed), line
