@@ -1,9 +1,13 @@
 """Benchmark reporting for test_frontend_speed.py: clips per second, speed ratios against
 librosa, feature-cache fill and read times; for test_system_latency.py (any benchmark made
 with ascbench's ``ascbench_profile`` fixture): latency per clip beside each rule set's
-parameters, bytes, MACs and status. Only benchmarks that set these extra_info keys."""
+parameters, bytes, MACs and status; for test_training_speed.py: training-step time, MAC/s and
+ratio to dense fp32 matmul per system, before and after, with their geometric means. Only
+benchmarks that set these extra_info keys."""
 
 from __future__ import annotations
+
+import math
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ARG001
@@ -31,6 +35,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # no
                 f"{info['speed_ratio_median']:.1f}x ({info['torch_threads']} torch threads)"
             )
     _latency_summary(terminalreporter, [b for b in benches if "rulesets" in b.extra_info])
+    _training_summary(terminalreporter, benches)
     for b in benches:
         if "cache_fill_seconds" in b.extra_info:
             terminalreporter.write_sep("-", b.group)
@@ -58,3 +63,73 @@ def _latency_summary(terminalreporter, benches: list) -> None:
             f"{info['system']:30s} {per_clip * 1e3:9.2f} ms ({info['latency']['ruleset']})  "
             + measured
         )
+
+
+def _training_benches(benches: list) -> list:
+    return sorted(
+        (b for b in benches if "training_macs_per_step" in b.extra_info),
+        key=lambda b: b.extra_info["system"],
+    )
+
+
+def training_geomeans(benches: list) -> dict:
+    """Geometric means over systems of the ratio to dense fp32 (and of the speed-up)."""
+    out: dict = {}
+    for label in ("base", "new", "speedup"):
+        values = [
+            b.extra_info[label] if label == "speedup" else b.extra_info[label]["ratio_to_dense"]
+            for b in benches
+            if label in b.extra_info
+        ]
+        if values and len(values) == len(benches):
+            out[label] = math.exp(sum(math.log(v) for v in values) / len(values))
+    return out
+
+
+def pytest_benchmark_update_json(config, benchmarks, output_json) -> None:  # noqa: ARG001
+    benches = _training_benches(benchmarks)
+    if benches:
+        output_json["training_speed"] = {
+            "geomean_ratio_to_dense": training_geomeans(benches),
+            "dense_fp32_macs_per_s": benches[0].extra_info["dense_fp32_macs_per_s"],
+            "base_commit": benches[0].extra_info.get("base_commit"),
+        }
+
+
+def _training_summary(terminalreporter, benches: list) -> None:
+    benches = _training_benches(benches)
+    if not benches:
+        return
+    first = benches[0].extra_info
+    base = first.get("base_commit")
+    terminalreporter.write_sep(
+        "-",
+        f"training step (CPU time, 1 thread): dense fp32 {first['dense_fp32_macs_per_s'] / 1e9:.1f}"
+        f" GMAC/s ({first['dense_fp32_wall_macs_per_s'] / 1e9:.1f} by wall time)",
+    )
+    head = f"{'system':30s} {'batch':>5s} {'GMAC/step':>9s}"
+    for label in ("base", "new") if base else ("new",):
+        head += f" | {label + ' ms':>9s} {'wall ms':>8s} {'GMAC/s':>7s} {'ratio':>6s}"
+    terminalreporter.write_line(head + ("  speed-up" if base else ""))
+    for b in benches:
+        info = b.extra_info
+        gmacs = info["training_macs_per_step"] / 1e9
+        line = f"{info['system']:30s} {info['batch']:5d} {gmacs:9.2f}"
+        for label in ("base", "new") if base else ("new",):
+            m = info[label]
+            line += (
+                f" | {m['step_seconds'] * 1e3:9.1f} {m['step_wall_seconds'] * 1e3:8.1f} "
+                f"{m['macs_per_s'] / 1e9:7.2f} {m['ratio_to_dense']:6.3f}"
+            )
+        if "speedup" in info:
+            line += f"  {info['speedup']:7.2f}x"
+        terminalreporter.write_line(line)
+    means = training_geomeans(benches)
+    parts = [f"{k} {means[k]:.3f}" for k in ("base", "new") if k in means]
+    if "base" in means and "new" in means:
+        parts.append(f"new/base {means['new'] / means['base']:.2f}x")
+    if "speedup" in means:
+        parts.append(f"geomean step speed-up {means['speedup']:.2f}x")
+    if base:
+        parts.append(f"base = {base}")
+    terminalreporter.write_line("geometric-mean ratio to dense fp32: " + ", ".join(parts))

@@ -1,0 +1,182 @@
+"""Time ``ascbench.training.train`` on one system's recipe; a helper process of
+``test_training_speed.py``.
+
+It imports whichever ``ascbench`` is first on ``sys.path``, so the benchmark runs one copy of
+it on the working tree and one on the code of an older commit (``PYTHONPATH``), and compares
+the two in the same run. It only uses API that both have. Requests are JSON lines on stdin,
+answers JSON lines on stdout::
+
+    {"system": "kim2021_cnn_pr1", "batches": 4, "epochs": 2, "seed": 0}
+    -> {"system": ..., "steps": 4, "epoch_seconds": [..., ...], "batch": 32, ...}
+
+Each request trains a freshly built model (seeded) for ``epochs`` epochs of ``batches``
+batches of random float16 features of the frontend's output shape, read the way ``ascbench
+run`` reads its feature cache (a :class:`~ascbench.features.cache.FeatureSet` behind the
+runner's ``_Clips`` adapter), on one torch thread, as the default run trains. The first epoch
+is warm-up (oneDNN builds its kernels, the allocator grows); the benchmark uses the last.
+``{"matmul": 1024, "repeats": 5}`` answers the best time of an fp32 ``n x n @ n x n`` matmul.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+
+def _clips(features):
+    try:
+        from ascbench.runner import _Clips  # the adapter `ascbench run` trains through
+    except ImportError:  # pragma: no cover - a runner without it
+        _Clips = None
+    if _Clips is not None:
+        return _Clips(features)
+
+    class Clips:
+        def __init__(self, f):
+            self.features = f
+
+        def __len__(self):
+            return len(self.features)
+
+        def __getitem__(self, i):
+            x, label = self.features[i][:2]
+            return x, label, self.features.devices[i], self.features.filenames[i]
+
+    return Clips(features)
+
+
+class StepClock:
+    """Stands in for the trainer's progress bar: the trainer calls ``update(1)`` after every
+    optimizer step, so the times between calls are the steps' times (wall and this process's
+    CPU time: on a machine shared with other work, CPU time is the steadier measure)."""
+
+    def __init__(self, log: list, **_: object):
+        self.log = log
+        self.log.append(("start", time.perf_counter(), time.process_time()))
+
+    def update(self, n: int = 1) -> None:
+        self.log.append(("step", time.perf_counter(), time.process_time()))
+
+    def set_postfix(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def step_times(log: list) -> list[list[tuple[float, float]]]:
+    """Per epoch, the (wall, cpu) seconds of each step."""
+    epochs: list[list[tuple[float, float]]] = []
+    prev = None
+    for kind, wall, cpu in log:
+        if kind == "start":
+            epochs.append([])
+        else:
+            epochs[-1].append((wall - prev[0], cpu - prev[1]))
+        prev = (wall, cpu)
+    return epochs
+
+
+def time_system(registry, ruleset, name: str, batches: int, epochs: int, seed: int) -> dict:
+    import numpy as np
+    import torch
+
+    import ascbench.training.trainer as trainer_module
+    from ascbench.features.cache import FeatureSet
+    from ascbench.profiling import build_frontend, build_model
+    from ascbench.training import Teacher, seed_everything, train
+
+    system = registry.system(name)
+    recipe = system.recipe
+    shape = tuple(build_frontend(registry, system).output_shape(ruleset.clip_seconds))
+    mode = trainer_module.RecipeOptions.from_recipe(recipe).mixup_mode
+    two = recipe.mixup_alpha is not None and mode == "two_batches"
+    per_step = recipe.batch_size * (2 if two else 1)
+    n = per_step * batches
+    rng = np.random.default_rng(seed)
+    # log-mel-like values (dB scale, as the between-class mixup expects), stored as float16
+    x = (rng.standard_normal((n, *shape), dtype=np.float32) * 10 - 40).astype(np.float16)
+    labels = np.arange(n) % ruleset.num_classes
+    rng.shuffle(labels)
+    features = FeatureSet(x, [f"clip{i}.wav" for i in range(n)], labels, ["a"] * n)
+    teacher = None
+    if recipe.distillation is not None:
+        logits = torch.from_numpy(rng.standard_normal((n, ruleset.num_classes), np.float32))
+        teacher = Teacher(logits, recipe.distillation.temperature, recipe.distillation.weight)
+    seed_everything(seed)
+    model = build_model(registry, system, shape, ruleset.num_classes)
+    log: list = []
+    bar = trainer_module.progress_bar
+    trainer_module.progress_bar = lambda **kw: StepClock(log, **kw)
+    try:
+        result = train(
+            model, _clips(features), recipe, epochs=epochs, seed=seed, progress=False,
+            teacher=teacher,
+        )  # fmt: skip
+    finally:
+        trainer_module.progress_bar = bar
+    digest = float(sum(p.detach().double().abs().sum() for p in model.parameters()))
+    return {
+        "system": name,
+        "shape": list(shape),
+        "batch": recipe.batch_size,
+        "clips_per_step": per_step,
+        "steps": result.steps_per_epoch,
+        "epoch_seconds": [r.seconds for r in result.history],
+        "step_seconds": step_times(log),
+        "loss": [r.loss for r in result.history],
+        "weights_abs_sum": digest,
+    }
+
+
+def time_matmul(n: int, repeats: int) -> dict:
+    """Best wall and CPU seconds of an fp32 ``(n, n) @ (n, n)`` matmul (n**3 MACs)."""
+    import torch
+
+    a = torch.randn(n, n)
+    b = torch.randn(n, n)
+    out = torch.empty(n, n)
+    torch.mm(a, b, out=out)  # warm-up
+    wall = cpu = float("inf")
+    for _ in range(repeats):
+        t0, c0 = time.perf_counter(), time.process_time()
+        torch.mm(a, b, out=out)
+        wall = min(wall, time.perf_counter() - t0)
+        cpu = min(cpu, time.process_time() - c0)
+    return {"matmul": n, "wall_seconds": wall, "cpu_seconds": cpu, "macs": n**3}
+
+
+def main() -> None:
+    import torch
+
+    import ascbench
+    from ascbench.allocator import keep_freed_memory
+    from ascbench.plugins import load_registry
+
+    torch.set_num_threads(1)
+    keep_freed_memory()  # as `ascbench run` does in every job process
+    registry = load_registry()
+    ruleset = registry.ruleset("dcase2022")
+    out = sys.stdout
+    sys.stdout = sys.stderr  # anything else printed must not break the protocol
+    out.write(json.dumps({"ready": True, "ascbench": ascbench.__file__}) + "\n")
+    out.flush()
+    for line in sys.stdin:
+        request = json.loads(line)
+        try:
+            if "matmul" in request:
+                answer = time_matmul(int(request["matmul"]), int(request.get("repeats", 5)))
+            else:
+                answer = time_system(
+                    registry, ruleset, request["system"], int(request.get("batches", 4)),
+                    int(request.get("epochs", 2)), int(request.get("seed", 0)),
+                )  # fmt: skip
+        except Exception as exc:  # report, keep serving
+            answer = {"error": f"{type(exc).__name__}: {exc}"}
+        out.write(json.dumps(answer) + "\n")
+        out.flush()
+
+
+if __name__ == "__main__":
+    main()
