@@ -619,7 +619,8 @@ def _save_trained(path: Path, model: torch.nn.Module, system: System, epochs: in
 
 
 def _metrics(scores):
-    """The leaderboard's Metrics from an EvaluationResult (clip counts dropped)."""
+    """The leaderboard's Metrics from an EvaluationResult (clip counts dropped; the prediction
+    summary kept as ``predictions``, the evidence for status 'degenerate')."""
     from ascbench.leaderboard import Metrics
 
     def table(rows: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
@@ -642,6 +643,7 @@ def _metrics(scores):
         device_groups=table(scores.device_groups),
         ece=scores.ece,
         extra=extra,
+        predictions=scores.predictions.model_dump() if scores.predictions else None,
     )
 
 

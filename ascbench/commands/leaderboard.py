@@ -253,7 +253,9 @@ def _publish(args: argparse.Namespace) -> int:
     for name, board in done.boards.items():
         statuses = [row.status for row in board.rows]
         counts = ", ".join(
-            f"{statuses.count(s)} {s}" for s in ("ok", "noncompliant", "failed") if s in statuses
+            f"{statuses.count(s)} {s}"
+            for s in ("ok", "degenerate", "noncompliant", "failed")
+            if s in statuses
         )
         print(
             f"published {name}: {len(board.entries)} entries of {len(board.rows)} systems "

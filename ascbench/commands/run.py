@@ -149,9 +149,11 @@ def run(args, ctx) -> int:
         shown = ", ".join(str(p) for p in written if p.suffix in {".md", ".html", ".png"})
         print(f"leaderboard written: {shown}")
     failed = [e for e in summary.written if e.status == "failed"]
+    degenerate = [e for e in summary.written if e.degenerate]
+    learned_nothing = f"{len(degenerate)} degenerate (learned nothing), " if degenerate else ""
     print(
         f"{len(summary.written)} entries written, {len(summary.skipped)} skipped (--resume), "
-        f"{len(failed)} failed, in {summary.seconds / 60:.1f} min",
+        f"{len(failed)} failed, {learned_nothing}in {summary.seconds / 60:.1f} min",
         file=sys.stderr,
     )
     return 1 if failed else 0

@@ -2,6 +2,8 @@
 
 - :mod:`.entry`: :class:`LeaderboardEntry` (one system, rule set and seed; content-hashed) and
   :func:`build_entry`; :func:`leaderboard_json_schema` / :func:`write_schema`.
+- :mod:`.degeneracy`: when an entry's predictions show that its model learned nothing
+  (status 'degenerate').
 - :mod:`.provenance`: :func:`collect_provenance` for the machine a run is on.
 - :mod:`.store`: :class:`ResultStore`, one atomically written JSON file per entry.
 - :mod:`.board`: :class:`Leaderboard` per rule set, ranking, multi-seed aggregation, :func:`merge`.
@@ -28,9 +30,11 @@ from ascbench.leaderboard.entry import (
     DatasetInfo,
     FileRef,
     Hardware,
+    Kernels,
     LeaderboardEntry,
     LeaderboardError,
     Metrics,
+    PredictionStats,
     Provenance,
     RuleSetInfo,
     Score,
@@ -55,10 +59,12 @@ __all__ = [
     "DatasetInfo",
     "FileRef",
     "Hardware",
+    "Kernels",
     "Leaderboard",
     "LeaderboardEntry",
     "LeaderboardError",
     "Metrics",
+    "PredictionStats",
     "Provenance",
     "ResultStore",
     "RuleSetInfo",

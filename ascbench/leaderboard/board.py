@@ -2,9 +2,11 @@
 
 Entries are grouped per system (several seeds per system are possible); each system gets one
 :class:`BoardRow` with the mean ± std of its metrics over the seeds that finished. Compliant
-systems are ranked by the rule set's primary metric (log loss ascending, or accuracy
-descending) with the other metric as tie-break; noncompliant and failed systems are listed
-after them without a rank.
+systems that learned ('ok') are ranked by the rule set's primary metric (log loss ascending,
+or accuracy descending) with the other metric as tie-break. The others follow without a rank,
+in this order: noncompliant systems that learned, degenerate ones (their predictions show that
+they learned nothing, :mod:`ascbench.leaderboard.degeneracy`), noncompliant and degenerate
+ones, then failed ones; so every degenerate system comes after every system that learned.
 
 :func:`merge` reads result directories, entry files and leaderboard files, verifies every
 entry hash and resolves duplicates of the same (system, ruleset, seed).
@@ -39,7 +41,8 @@ from ascbench.leaderboard.store import ResultStore
 from ascbench.rules import Quantity
 from ascbench.systems import ReportedResults
 
-_STATUS_ORDER = {"ok": 0, "noncompliant": 1, "failed": 2}
+#: Worst status first wins when a system's seeds differ: failed > noncompliant > degenerate > ok.
+_STATUS_ORDER = {"ok": 0, "degenerate": 1, "noncompliant": 2, "failed": 3}
 _COMPLIANCE_ORDER = {"pass": 0, "ambiguous": 1, "fail": 2}
 
 
@@ -104,13 +107,15 @@ def aggregate(values: Sequence[float]) -> Stat:
 class BoardRow(_Strict):
     """One system on the board, aggregated over its seeds."""
 
-    rank: int | None = Field(description="1 = best; None for noncompliant and failed systems.")
+    rank: int | None = Field(
+        description="1 = best; None for degenerate, noncompliant and failed systems."
+    )
     system: str
     title: str
     proposal: bool = False
     status: Status = Field(
         description="'failed' if every seed failed, else 'noncompliant' if any seed breaks a "
-        "limit, else 'ok'."
+        "limit, else 'degenerate' if any seed learned nothing, else 'ok'."
     )
     compliance: ComplianceStatus | None = Field(None, description="Worst over finished seeds.")
     seeds: list[int] = Field(description="All seeds with an entry.")
@@ -129,7 +134,16 @@ class BoardRow(_Strict):
         default_factory=dict, description="Worst status per limited quantity."
     )
     reported: ReportedResults | None = None
-    reasons: list[str] = Field(default_factory=list, description="Distinct failure reasons.")
+    reasons: list[str] = Field(
+        default_factory=list,
+        description="Distinct reasons of failure, noncompliance or ambiguity (degenerate "
+        "reasons are in degenerate).",
+    )
+    degenerate: list[str] = Field(
+        default_factory=list,
+        description="Distinct reasons why finished seeds learned nothing ('seed k: …' with "
+        "several seeds); non-empty rows come after every row that learned.",
+    )
     flags: list[str] = Field(default_factory=list, description="Distinct complexity flags.")
     entry_hashes: list[str] = Field(description="Hashes of the entries, in seed order.")
 
@@ -137,6 +151,14 @@ class BoardRow(_Strict):
 def _worst(statuses: Iterable[str], order: dict[str, int]) -> Any:
     items = list(statuses)
     return max(items, key=order.__getitem__) if items else None
+
+
+def _other_reason(entry: LeaderboardEntry) -> str:
+    """The entry's reason without its degenerate reasons (a degenerate entry's reason starts
+    with them; the board lists them apart)."""
+    if entry.status != "degenerate" or entry.compliance is None:
+        return entry.reason
+    return entry.compliance.describe_failures()
 
 
 def _row(entries: list[LeaderboardEntry]) -> BoardRow:
@@ -156,7 +178,11 @@ def _row(entries: list[LeaderboardEntry]) -> BoardRow:
     for e in done:
         for check in e.compliance.checks if e.compliance else []:
             limits[check.quantity].append(check.status)
-    reasons = list(dict.fromkeys(e.reason for e in entries if e.reason))
+    reasons = list(dict.fromkeys(r for e in entries for r in [_other_reason(e)] if r))
+    several = len(entries) > 1
+    degenerate = list(
+        dict.fromkeys(f"seed {e.seed}: {d}" if several else d for e in done for d in e.degenerate)
+    )
     flags = list(dict.fromkeys(f for e in done if e.complexity for f in e.complexity.flags))
     return BoardRow(
         rank=None,
@@ -173,6 +199,7 @@ def _row(entries: list[LeaderboardEntry]) -> BoardRow:
         limits={q: _worst(s, _COMPLIANCE_ORDER) for q, s in limits.items()},
         reported=next((e.reported for e in entries if e.reported is not None), None),
         reasons=reasons,
+        degenerate=degenerate,
         flags=flags,
         entry_hashes=[e.entry_hash or "" for e in entries],
         **sizes,
@@ -180,7 +207,10 @@ def _row(entries: list[LeaderboardEntry]) -> BoardRow:
 
 
 def rank_rows(rows: list[BoardRow], primary: str) -> list[BoardRow]:
-    """Rows sorted and ranked: ok by primary metric (ties share a rank), then the others."""
+    """Rows sorted and ranked: 'ok' by primary metric (ties share a rank), then without a rank
+    noncompliant rows that learned, degenerate rows, noncompliant degenerate rows and failed
+    rows (each group by the metric, then name): every degenerate row comes after every row
+    that learned."""
 
     def metric_key(row: BoardRow) -> tuple:
         if row.log_loss is None or row.accuracy is None:
@@ -188,7 +218,10 @@ def rank_rows(rows: list[BoardRow], primary: str) -> list[BoardRow]:
         loss, acc = row.log_loss.mean, -row.accuracy.mean
         return (loss, acc) if primary == "log_loss" else (acc, loss)
 
-    ordered = sorted(rows, key=lambda r: (_STATUS_ORDER[r.status], metric_key(r), r.system))
+    def group(row: BoardRow) -> tuple[bool, bool, bool]:
+        return (row.status == "failed", bool(row.degenerate), row.status == "noncompliant")
+
+    ordered = sorted(rows, key=lambda r: (group(r), metric_key(r), r.system))
     ranked: list[BoardRow] = []
     previous: tuple | None = None
     rank = 0
@@ -214,7 +247,7 @@ def build_rows(entries: list[LeaderboardEntry], primary: str) -> list[BoardRow]:
 class Leaderboard(_Strict):
     """The leaderboard of one rule set: its entries and the ranked rows derived from them."""
 
-    schema_version: Literal[1, 2] = Field(SCHEMA_VERSION)
+    schema_version: Literal[1, 2, 3] = Field(SCHEMA_VERSION)
     ruleset: RuleSetInfo
     generated_at: AwareDatetime
     entries: list[LeaderboardEntry] = Field(description="Sorted by (system, seed).")

@@ -20,8 +20,12 @@ the models it embeds: ``ReportedResults``, ``Limit``, ``LimitCheck``) needs a ne
 ``schema_version`` and a migration of old entries.
 
 Versions: 2 added ``provenance.torch_threads`` (the torch thread count the job ran with: float
-reductions depend on it). Version-1 entries are still read, verified and written as they were:
-their canonical JSON leaves ``torch_threads`` out.
+reductions depend on it). 3 added status 'degenerate' with ``degenerate`` (why the predictions
+show that the model learned nothing, :mod:`ascbench.leaderboard.degeneracy`) and its evidence
+``metrics.predictions`` (also in ``stages[].metrics``), and ``provenance.numpy_version`` and
+``provenance.kernels`` (what selects the CPU kernels torch runs). Older entries are still
+read, verified and written as they were: their canonical JSON leaves out the fields their
+version does not have.
 """
 
 from __future__ import annotations
@@ -47,21 +51,32 @@ from pydantic import (
 
 from ascbench.complexity.report import ComplexitySummary
 from ascbench.errors import AscbenchError
+from ascbench.leaderboard.degeneracy import degeneracy_reasons
 from ascbench.rules import Limit, LimitCheck, RuleSet
 from ascbench.scenes import DEVICE_GROUPS, DEVICES, SCENES
 from ascbench.systems import ReportedResults, System
 
 #: Version of the entry format. Bump it (and migrate) when a field changes meaning or is added.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Versions this ascbench reads (the older ones as they were written).
-SUPPORTED_SCHEMA_VERSIONS = (1, 2)
-#: Fields a version-1 entry does not have (left out of its canonical JSON and its file).
-_NOT_IN_VERSION_1 = {"provenance": {"torch_threads"}}
+SUPPORTED_SCHEMA_VERSIONS = (1, 2, 3)
+#: Fields version 3 added (a pydantic ``exclude`` of them).
+_ADDED_IN_3: dict[str, Any] = {
+    "degenerate": True,
+    "metrics": {"predictions"},
+    "stages": {"__all__": {"metrics": {"predictions"}}},
+    "provenance": {"numpy_version", "kernels"},
+}
+#: Per older version, the fields it does not have (left out of its canonical JSON and file).
+_NOT_IN_VERSION: dict[int, dict[str, Any]] = {
+    1: {**_ADDED_IN_3, "provenance": {"torch_threads", *_ADDED_IN_3["provenance"]}},
+    2: _ADDED_IN_3,
+}
 
 #: The URL-free identifier written into the published JSON schema.
 SCHEMA_ID = f"https://ascbench.invalid/schema/leaderboard-v{SCHEMA_VERSION}.json"
 
-Status = Literal["ok", "noncompliant", "failed"]
+Status = Literal["ok", "degenerate", "noncompliant", "failed"]
 ComplianceStatus = Literal["pass", "fail", "ambiguous"]
 
 _NAME = re.compile(r"[A-Za-z0-9_.\-]+")
@@ -157,6 +172,82 @@ class Score(_Strict):
     log_loss: float = Field(ge=0)
 
 
+class PredictionStats(_Strict):
+    """The predicted classes of the evaluated clips as a whole: the evidence that the model
+    learned, or not (schema 3; the criteria are in :mod:`ascbench.leaderboard.degeneracy`).
+
+    A clip's predicted class is its top probability's class; exact ties go to the lowest class
+    index. ``top_share`` and ``top_two_share`` follow from ``predicted`` (filled in when absent,
+    checked when present).
+    """
+
+    clips: int = Field(ge=1, description="Clips evaluated.")
+    correct: int = Field(ge=0, description="Clips whose predicted class is their label.")
+    predicted: dict[str, int] = Field(
+        description="Per class, in class order, the clips predicted as it (zeros included)."
+    )
+    top_share: float = Field(
+        ge=0, le=1, description="Share of the clips predicted as the most predicted class."
+    )
+    top_two_share: float = Field(
+        ge=0, le=1, description="Share of the clips predicted as one of the two most predicted."
+    )
+    tied: int = Field(
+        ge=0,
+        description="Clips whose top probability two or more classes share exactly (the lowest "
+        "class index among them is the predicted class).",
+    )
+    binomial_p: float = Field(
+        ge=0,
+        le=1,
+        description="One-sided exact binomial p-value of 'correct' against chance "
+        "(p = 1 / classes): P(at least that many right by guessing).",
+    )
+
+    @staticmethod
+    def shares(predicted: dict[str, int], clips: int) -> tuple[float, float]:
+        """(top_share, top_two_share) of a histogram of ``clips`` predictions."""
+        counts = sorted(predicted.values(), reverse=True)
+        return counts[0] / clips, sum(counts[:2]) / clips
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_shares(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "top_share" not in data and "top_two_share" not in data:
+            predicted, clips = data.get("predicted"), data.get("clips")
+            if isinstance(predicted, dict) and predicted and isinstance(clips, int) and clips > 0:
+                top, two = cls.shares(predicted, clips)
+                data = {**data, "top_share": top, "top_two_share": two}
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PredictionStats:
+        if len(self.predicted) < 2:
+            raise ValueError("predicted needs a count for every class (at least 2)")
+        if any(count < 0 for count in self.predicted.values()):
+            raise ValueError("predicted counts must be >= 0")
+        total = sum(self.predicted.values())
+        if total != self.clips:
+            raise ValueError(f"predicted counts sum to {total}, not to clips {self.clips}")
+        for name in ("correct", "tied"):
+            if getattr(self, name) > self.clips:
+                raise ValueError(f"{name} {getattr(self, name)} exceeds clips {self.clips}")
+        if (self.top_share, self.top_two_share) != self.shares(self.predicted, self.clips):
+            raise ValueError("top_share or top_two_share does not follow from predicted")
+        return self
+
+    def degeneracy(self, log_loss: float) -> list[str]:
+        """Why these predictions (with headline ``log_loss``) show that the model learned
+        nothing; empty when it learned."""
+        return degeneracy_reasons(
+            predicted=self.predicted,
+            clips=self.clips,
+            correct=self.correct,
+            binomial_p=self.binomial_p,
+            log_loss=log_loss,
+        )
+
+
 class Metrics(_Strict):
     """Measured classification results on the evaluation split."""
 
@@ -173,6 +264,16 @@ class Metrics(_Strict):
     extra: dict[str, float] = Field(
         default_factory=dict, description="Further numbers from evaluator plugins, by name."
     )
+    predictions: PredictionStats | None = Field(
+        None,
+        description="Predicted-class histogram, correct and tied clips and the binomial test "
+        "against chance: the evidence for status 'degenerate' (schema 3).",
+    )
+
+    def degeneracy(self) -> list[str]:
+        """Why these metrics show that the model learned nothing (empty when it learned, or
+        when there is no ``predictions`` evidence to judge by)."""
+        return self.predictions.degeneracy(self.log_loss) if self.predictions else []
 
     @classmethod
     def from_flat(
@@ -225,6 +326,14 @@ class Metrics(_Strict):
             extra=extra,
             **scored,
         )
+
+
+def entry_status(compliance: Compliance, degenerate: Sequence[str]) -> Status:
+    """The status of a finished run: 'noncompliant' when a limit fails (degenerate or not),
+    else 'degenerate' when there are degenerate reasons, else 'ok'."""
+    if compliance.status == "fail":
+        return "noncompliant"
+    return "degenerate" if degenerate else "ok"
 
 
 def overall_status(checks: list[LimitCheck]) -> ComplianceStatus:
@@ -321,6 +430,46 @@ class Budget(_Strict):
     minutes: float | None = Field(None, ge=0, description="Wall-clock budget, if one was set.")
 
 
+class Kernels(_Strict):
+    """What selects the CPU kernels torch runs, and so the last bits of float results: the
+    same seed and thread count give the same numbers only with the same kernels (schema 3)."""
+
+    cpu_capability: str = Field(
+        description="Instruction set ATen's CPU kernels dispatch to "
+        "(torch.backends.cpu.get_cpu_capability(), e.g. 'AVX2', 'AVX512', 'DEFAULT')."
+    )
+    onednn: bool = Field(
+        description="oneDNN (MKL-DNN) was built in and enabled (torch.backends.mkldnn), so "
+        "convolutions may run its kernels, chosen for the CPU's instruction set."
+    )
+    onednn_version: str | None = Field(
+        None, description="oneDNN version torch was built with, e.g. '3.5.3'."
+    )
+    mkl_version: str | None = Field(None, description="MKL version torch was built with.")
+    quantized_engine: str | None = Field(
+        None,
+        description="torch.backends.quantized.engine at the end of the job (int8 kernels), "
+        "e.g. 'x86', 'fbgemm', 'qnnpack'.",
+    )
+    environment: dict[str, str] = Field(
+        default_factory=dict,
+        description="Environment variables that override the kernel choice, when set "
+        "(ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA, DNNL_MAX_CPU_ISA, MKL_CBWR, ...).",
+    )
+
+    def describe(self) -> str:
+        """One line, e.g. 'AVX2, oneDNN 3.5.3, int8 x86'."""
+        parts = [self.cpu_capability]
+        if self.onednn:
+            parts.append(f"oneDNN {self.onednn_version or '(version unknown)'}")
+        else:
+            parts.append("oneDNN off")
+        if self.quantized_engine:
+            parts.append(f"int8 {self.quantized_engine}")
+        parts += [f"{k}={v}" for k, v in sorted(self.environment.items())]
+        return ", ".join(parts)
+
+
 class Provenance(_Strict):
     """Where an entry came from: software, hardware, data, budget and time."""
 
@@ -346,6 +495,10 @@ class Provenance(_Strict):
         "depend on it, so the same seed gives the same numbers only with the same count "
         "(schema 2; absent from version-1 entries).",
     )
+    numpy_version: str | None = Field(None, description="numpy version (schema 3).")
+    kernels: Kernels | None = Field(
+        None, description="What selects torch's CPU kernels on this machine (schema 3)."
+    )
 
     @field_validator("started", "finished")
     @classmethod
@@ -365,15 +518,27 @@ class Provenance(_Strict):
 class LeaderboardEntry(_Strict):
     """One leaderboard entry: one system under one rule set with one training seed."""
 
-    schema_version: Literal[1, 2] = Field(SCHEMA_VERSION, description="Version of this format.")
+    schema_version: Literal[1, 2, 3] = Field(SCHEMA_VERSION, description="Version of this format.")
     system: SystemInfo
     ruleset: RuleSetInfo
     seed: int = Field(ge=0)
     status: Status = Field(
-        description="'ok': compliant (or ambiguous) with metrics; 'noncompliant': a limit fails; "
-        "'failed': the run did not finish (see reason)."
+        description="'ok': compliant (or ambiguous) with metrics, and the model learned; "
+        "'degenerate': compliant (or ambiguous), but the predictions show that the model "
+        "learned nothing (see degenerate); 'noncompliant': a limit fails (whether or not it "
+        "is degenerate); 'failed': the run did not finish (see reason)."
     )
-    reason: str = Field("", description="Why the run failed or is noncompliant.")
+    reason: str = Field(
+        "",
+        description="Why the run failed, is noncompliant or degenerate (the degenerate "
+        "reasons first), or which limits are ambiguous.",
+    )
+    degenerate: list[str] = Field(
+        default_factory=list,
+        description="Why the predictions show that the model learned nothing, one sentence per "
+        "criterion met (empty: it learned, or the run failed); non-empty exactly when "
+        "metrics.predictions and metrics.log_loss meet a criterion (schema 3).",
+    )
     metrics: Metrics | None = None
     complexity: ComplexitySummary | None = None
     compliance: Compliance | None = None
@@ -393,8 +558,7 @@ class LeaderboardEntry(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> LeaderboardEntry:
-        if self.schema_version == 1 and self.provenance.torch_threads is not None:
-            raise ValueError("a schema_version 1 entry has no provenance.torch_threads")
+        self._fields_of_its_version()
         if self.provenance.seed != self.seed:
             raise ValueError(
                 f"seed {self.seed} differs from provenance.seed {self.provenance.seed}"
@@ -409,10 +573,19 @@ class LeaderboardEntry(_Strict):
         if self.provenance.dataset is None:
             raise ValueError(f"a {self.status!r} entry needs provenance.dataset")
         assert self.compliance is not None and self.complexity is not None
-        expected = "noncompliant" if self.compliance.status == "fail" else "ok"
+        assert self.metrics is not None
+        # the judgement must follow from the evidence; the words are as ascbench wrote them
+        degenerate = self.metrics.degeneracy()
+        if bool(self.degenerate) != bool(degenerate):
+            raise ValueError(
+                f"degenerate lists {len(self.degenerate)} reasons but metrics.predictions "
+                f"meet {len(degenerate)} criteria: {'; '.join(degenerate) or 'none'}"
+            )
+        expected = entry_status(self.compliance, degenerate)
         if self.status != expected:
             raise ValueError(
-                f"status is {self.status!r} but compliance is {self.compliance.status!r} "
+                f"status is {self.status!r} but compliance is {self.compliance.status!r} and "
+                f"the model {'is degenerate' if degenerate else 'learned'} "
                 f"(expected {expected!r})"
             )
         limits = [(lim.quantity, lim.maximum) for lim in self.ruleset.limits]
@@ -431,6 +604,25 @@ class LeaderboardEntry(_Strict):
                 )
         return self
 
+    def _fields_of_its_version(self) -> None:
+        """Refuse fields that this entry's ``schema_version`` does not have."""
+        if self.schema_version >= 3:
+            if self.status == "failed" and self.degenerate:
+                raise ValueError("a failed entry has no degenerate reasons")
+            return
+        version = f"a schema_version {self.schema_version} entry"
+        if self.schema_version == 1 and self.provenance.torch_threads is not None:
+            raise ValueError(f"{version} has no provenance.torch_threads")
+        for name in ("numpy_version", "kernels"):
+            if getattr(self.provenance, name) is not None:
+                raise ValueError(f"{version} has no provenance.{name}")
+        if self.degenerate or self.status == "degenerate":
+            raise ValueError(f"{version} has no status 'degenerate' and no degenerate reasons")
+        stages = [(f"stages.{i}.metrics", s.metrics) for i, s in enumerate(self.stages)]
+        for where, metrics in [("metrics", self.metrics), *stages]:
+            if metrics is not None and metrics.predictions is not None:
+                raise ValueError(f"{version} has no {where}.predictions")
+
     # -- identity ------------------------------------------------------------------------------
     @property
     def key(self) -> tuple[str, str, int]:
@@ -443,7 +635,7 @@ class LeaderboardEntry(_Strict):
     # -- content hash --------------------------------------------------------------------------
     def _version_fields(self) -> dict:
         """What this entry's schema version does not have (for dumping it as written)."""
-        return dict(_NOT_IN_VERSION_1) if self.schema_version == 1 else {}
+        return dict(_NOT_IN_VERSION.get(self.schema_version, {}))
 
     def canonical_json(self) -> bytes:
         """The entry without ``entry_hash`` as JSON with sorted keys and no whitespace (UTF-8)."""
@@ -538,8 +730,10 @@ def build_entry(
     ``complexity`` is the :class:`~ascbench.complexity.report.ComplexityReport` of the final
     (compressed) model, or a :class:`ComplexitySummary`; its limit checks are redone against
     ``ruleset``'s limits. ``error`` marks the run as failed with that reason (metrics and
-    complexity may then be None). The status follows the checks: any failed limit makes the
-    entry 'noncompliant'.
+    complexity may then be None). The status follows the checks and the predictions: any
+    failed limit makes the entry 'noncompliant'; else predictions that show the model learned
+    nothing (``metrics.predictions``, see :mod:`ascbench.leaderboard.degeneracy`) make it
+    'degenerate'. ``degenerate`` lists the reasons in either case.
     """
     sys_info = (
         system if isinstance(system, SystemInfo) else SystemInfo.from_system(system, plugin_version)
@@ -561,21 +755,23 @@ def build_entry(
             [lim.check(summary.quantity(lim.quantity)) for lim in rs_info.limits]
         )
     status: Status
-    if error is not None or metrics is None or summary is None:
+    degenerate: list[str] = []
+    if error is not None or metrics is None or summary is None or compliance is None:
         status = "failed"
         reason = " ".join((error or "run produced no metrics or no complexity").split())
-    elif compliance is not None and compliance.status == "fail":
-        status = "noncompliant"
-        reason = compliance.describe_failures()
     else:
-        status = "ok"
-        reason = compliance.describe_failures() if compliance else ""
+        degenerate = metrics.degeneracy()
+        status = entry_status(compliance, degenerate)
+        limits = compliance.describe_failures()
+        parts = list(degenerate) if status == "degenerate" else []
+        reason = "; ".join(parts + ([limits] if limits else []))
     entry = LeaderboardEntry(
         system=sys_info,
         ruleset=rs_info,
         seed=seed,
         status=status,
         reason=reason,
+        degenerate=degenerate,
         metrics=metrics,
         complexity=summary,
         compliance=compliance,

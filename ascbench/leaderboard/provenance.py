@@ -1,15 +1,33 @@
-"""Collecting provenance for an entry: versions, hardware, git commit and timestamps."""
+"""Collecting provenance for an entry: versions, hardware, kernels, git commit and timestamps.
+
+What determines the numbers of a run, besides data, seed and budget: the torch thread count
+(float reductions are split by it), the CPU kernels torch picks (:func:`kernel_info`: the
+instruction set ATen dispatches to, whether oneDNN runs the convolutions and its version, the
+int8 engine, environment overrides), and the torch and numpy versions. All are recorded.
+"""
 
 from __future__ import annotations
 
 import os
 import platform
+import re
 import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ascbench.leaderboard.entry import Budget, DatasetInfo, Hardware, Provenance
+from ascbench.leaderboard.entry import Budget, DatasetInfo, Hardware, Kernels, Provenance
+
+#: Environment variables that override which CPU kernels torch, oneDNN or MKL run.
+KERNEL_ENVIRONMENT = (
+    "ATEN_CPU_CAPABILITY",
+    "ONEDNN_MAX_CPU_ISA",
+    "DNNL_MAX_CPU_ISA",
+    "ONEDNN_DEFAULT_FPMATH_MODE",
+    "MKL_CBWR",
+    "MKL_ENABLE_INSTRUCTIONS",
+    "MKL_DEBUG_CPU_TYPE",
+)
 
 
 def utc_now() -> datetime:
@@ -44,6 +62,36 @@ def hardware_info(device: str = "cpu") -> Hardware:
     except Exception:  # a broken CUDA setup must not stop a run from being recorded
         gpu = None
     return Hardware(cpu=cpu_model(), cores=max(1, cores or 1), gpu=gpu)
+
+
+def _build_version(config: str, pattern: str) -> str | None:
+    """The version matching ``pattern`` (one group) in ``torch.__config__.show()`` text."""
+    match = re.search(pattern, config)
+    return match.group(1) if match else None
+
+
+def kernel_info() -> Kernels:
+    """What selects torch's CPU kernels in this process (see :class:`Kernels`)."""
+    import torch
+
+    try:
+        capability = str(torch.backends.cpu.get_cpu_capability())
+    except Exception:  # an old or unusual build: record that it is unknown, do not fail
+        capability = "unknown"
+    try:
+        config = torch.__config__.show()
+    except Exception:
+        config = ""
+    mkldnn = torch.backends.mkldnn
+    engine = getattr(torch.backends.quantized, "engine", None)
+    return Kernels(
+        cpu_capability=capability,
+        onednn=bool(mkldnn.is_available() and mkldnn.enabled),
+        onednn_version=_build_version(config, r"(?:MKL-DNN|oneDNN)\s+v?(\d[\w.]*)"),
+        mkl_version=_build_version(config, r"Math Kernel Library Version (\d[\w.]*)"),
+        quantized_engine=str(engine) if engine else None,
+        environment={k: os.environ[k] for k in KERNEL_ENVIRONMENT if os.environ.get(k)},
+    )
 
 
 def git_state(directory: str | Path | None = None) -> tuple[str | None, bool | None]:
@@ -88,7 +136,9 @@ def collect_provenance(
     torch_threads: int | None = None,
 ) -> Provenance:
     """Provenance of a run on this machine; ``finished`` defaults to now, ``torch_threads`` to
-    this thread's ``torch.get_num_threads()`` (call it where the job ran)."""
+    this thread's ``torch.get_num_threads()``. Call it where the job ran: the kernels
+    (:func:`kernel_info`) are those of the calling process."""
+    import numpy
     import torch
 
     from ascbench import __version__
@@ -112,4 +162,6 @@ def collect_provenance(
         git_commit=commit,
         git_dirty=dirty,
         torch_threads=torch_threads or torch.get_num_threads(),
+        numpy_version=str(numpy.__version__),
+        kernels=kernel_info(),
     )

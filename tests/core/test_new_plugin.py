@@ -238,7 +238,8 @@ def test_generated_plugin_installs_from_a_wheel_and_runs(tmp_path, tiny_synth):
     from ascbench.leaderboard import ResultStore
 
     (entry,) = ResultStore(results).load_all()
-    assert (entry.status, entry.system.name, entry.system.plugin) == ("ok", "e2e_demo", "e2e_demo")
+    assert (entry.system.name, entry.system.plugin) == ("e2e_demo", "e2e_demo")
+    assert entry.status in ("ok", "degenerate")  # finished; one epoch on tiny data may not teach
     assert entry.verify() and entry.provenance.budget.epochs == 1
     assert [s.name for s in entry.stages] == ["uncompressed", "int8_static"]
     assert (results / "leaderboard-dcase2022.md").exists()

@@ -14,8 +14,14 @@ from ascbench.leaderboard.entry import (
     schema_text,
     write_schema,
 )
+from tests.leaderboard.conftest import collapsed, prediction_stats
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def _stats(stats, **changes):
+    """PredictionStats as JSON data, with ``changes``."""
+    return {**stats.model_dump(mode="json"), **changes}
 
 
 @pytest.fixture
@@ -103,10 +109,66 @@ def test_metrics_from_flat_evaluator_output():
             "compliance check of bytes says 1 but complexity says",
         ),
         (lambda d: d["metrics"].update(log_loss=None), "at 'metrics.log_loss'"),
-        (lambda d: d.update(schema_version=3), "schema_version 3 is not one this ascbench reads"),
+        (lambda d: d.update(schema_version=4), "schema_version 4 is not one this ascbench reads"),
         (
-            lambda d: d.update(schema_version=1) or d["provenance"].update(torch_threads=2),
+            lambda d: d.update(schema_version=1) or d["provenance"].update(kernels=None),
             "a schema_version 1 entry has no provenance.torch_threads",
+        ),
+        (
+            lambda d: d.update(schema_version=2),
+            "a schema_version 2 entry has no provenance.numpy_version",
+        ),
+        (
+            lambda d: (
+                d.update(schema_version=2, status="degenerate")
+                or d["provenance"].update(numpy_version=None, kernels=None)
+            ),
+            "a schema_version 2 entry has no status 'degenerate'",
+        ),
+        (
+            lambda d: (
+                d.update(schema_version=2)
+                or d["provenance"].update(numpy_version=None, kernels=None)
+                or d["metrics"].update(predictions=_stats(prediction_stats()))
+            ),
+            "a schema_version 2 entry has no metrics.predictions",
+        ),
+        # the judgement must follow from the evidence
+        (
+            lambda d: d["metrics"].update(predictions=_stats(collapsed())),
+            "degenerate lists 0 reasons but metrics.predictions meet 2 criteria: predicts "
+            "'metro' for 360 of 360 clips",
+        ),
+        (
+            lambda d: (
+                d["metrics"].update(predictions=_stats(collapsed()))
+                or d.update(degenerate=["made up"])
+            ),
+            "status is 'ok' but compliance is 'pass' and the model is degenerate (expected "
+            "'degenerate')",
+        ),
+        (
+            lambda d: (
+                d["metrics"].update(predictions=_stats(prediction_stats()))
+                or d.update(status="degenerate", degenerate=["made up"])
+            ),
+            "degenerate lists 1 reasons but metrics.predictions meet 0 criteria: none",
+        ),
+        (
+            lambda d: d["metrics"].update(predictions=_stats(prediction_stats(), clips=361)),
+            "predicted counts sum to 360, not to clips 361",
+        ),
+        (
+            lambda d: d["metrics"].update(predictions=_stats(prediction_stats(), top_share=0.5)),
+            "top_share or top_two_share does not follow from predicted",
+        ),
+        (
+            lambda d: d["metrics"].update(predictions=_stats(prediction_stats(), tied=400)),
+            "tied 400 exceeds clips 360",
+        ),
+        (
+            lambda d: d.update(status="failed", reason="x", degenerate=["y"]),
+            "a failed entry has no degenerate reasons",
         ),
     ],
 )
@@ -185,22 +247,54 @@ def test_provenance_records_the_torch_thread_count():
     assert collect(torch_threads=3).torch_threads == 3
 
 
-def test_version_1_entries_are_read_verified_and_kept_as_written(entry_data):
-    """A version-1 file (no provenance.torch_threads), hashed as the module docstring says
-    (not by ascbench's code), verifies, and is written back byte for byte."""
+#: What each older version lacks: top-level fields, provenance fields, metrics fields.
+_LACKS = {
+    1: ({"degenerate"}, {"torch_threads", "numpy_version", "kernels"}, {"predictions"}),
+    2: ({"degenerate"}, {"numpy_version", "kernels"}, {"predictions"}),
+}
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_older_entries_are_read_verified_and_kept_as_written(version, entry_data, make_entry):
+    """A version-1 or -2 file, hashed as the module docstring says (not by ascbench's code),
+    verifies, is written back byte for byte, and a board holding it keeps it so."""
     import hashlib
 
+    from ascbench.leaderboard import build_leaderboard
+
     data = entry_data()
-    data["schema_version"] = 1
-    del data["provenance"]["torch_threads"]
+    data["schema_version"] = version
+    top, provenance, metrics = _LACKS[version]
+    for name in top:
+        del data[name]
+    for name in provenance:
+        del data["provenance"][name]
+    for name in metrics:
+        del data["metrics"][name]
+    stage = {"name": "trained", "params": {}, "complexity": None, "compliance": None}
+    data["stages"] = [{**stage, "metrics": {**data["metrics"]}}]
     del data["entry_hash"]
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     data["entry_hash"] = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
     entry = parse_entry(data, "old/seed0.json")
-    assert entry.schema_version == 1 and entry.provenance.torch_threads is None
+    assert entry.schema_version == version and entry.provenance.kernels is None
+    assert (entry.provenance.torch_threads is None) == (version == 1)
     assert entry.verify()
     assert json.loads(entry.to_json()) == data
-    assert "torch_threads" not in entry.to_json()
+    for name in ("kernels", "numpy_version", "predictions", "degenerate"):
+        assert f'"{name}"' not in entry.to_json()
+    # beside a version-3 entry on one board, and read back from the board's file
+    board = build_leaderboard([entry, make_entry("new")])
+    assert board.schema_version == 3
+    assert [e.schema_version for e in board.entries] == [version, 3]
+    again = read_board_text(board.to_json())
+    assert again.entries[0].to_json() == entry.to_json() and again.entries[0].verify()
+
+
+def read_board_text(text: str):
+    from ascbench.leaderboard.board import _board_from_data
+
+    return _board_from_data(json.loads(text), "board.json")
 
 
 def test_with_hash_and_verify(make_entry):

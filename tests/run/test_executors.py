@@ -161,7 +161,7 @@ def test_workers_give_the_local_executors_numbers(local_results, other, request)
         assert got.stages == expected.stages, key
         assert got.provenance.torch_threads == expected.provenance.torch_threads == 1, key
         assert got.verify()
-    assert ray["exec_ok", 0].status == "ok"
+    assert ray["exec_ok", 0].status in ("ok", "degenerate")  # finished (tiny data may not teach)
     assert ray["exec_ok", 0].metrics != ray["exec_ok", 1].metrics  # the seeds differ
     # exec_plain waited for exec_ok and reused its weights, as in the local run
     assert any("trained weights reused" in f for f in ray["exec_plain", 1].complexity.flags)
@@ -180,7 +180,7 @@ def test_students_start_after_their_teacher(which, request):
     found = entries(request.getfixturevalue(which))
     for seed in (0, 1):
         teacher, student = found["exec_ok", seed], found["exec_student", seed]
-        assert student.status == "ok"  # it found the teacher's outputs
+        assert student.status in ("ok", "degenerate")  # finished: it found the teacher's outputs
         assert student.provenance.started >= teacher.provenance.finished
 
 
@@ -227,7 +227,7 @@ def test_a_dead_worker_becomes_a_failed_entry(plugin, data, cache, tmp_path, req
     code = run_cli(plugin, data, cache, results, *executor, *systems("exec_crash", "exec_ok"))
     assert code == 1
     found = entries(results)
-    assert found["exec_ok", 0].status == "ok"
+    assert found["exec_ok", 0].status in ("ok", "degenerate")  # finished
     crashed = found["exec_crash", 0]
     assert crashed.status == "failed" and crashed.verify()
     assert crashed.reason.startswith(reason)
