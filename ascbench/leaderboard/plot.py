@@ -2,9 +2,14 @@
 
 Four panels (rows: accuracy, log loss; columns: bytes, MACs). The rule set's limits are drawn
 as dashed lines (with the 'ambiguous' margin shaded), the Pareto front of the finished systems
-is highlighted, every point is labelled with its system, and noncompliant, ambiguous and
-failed systems are marked differently (failed ones, which have no metrics, as crosses along
-the bottom edge at their measured size). Several seeds show as mean with a ±std error bar.
+is highlighted, every point is labelled with its system, and noncompliant, ambiguous,
+degenerate and failed systems are marked differently (failed ones, which have no metrics, as
+crosses along the bottom edge at their measured size). Degenerate systems (their predictions
+show that they learned nothing) are purple triangles, hollow when also noncompliant, never on
+the Pareto front; when there are any, the legend has an entry for them and their reasons are
+printed under it. Several seeds show as mean with a ±std error bar. Every point's scatter
+artist has the gid ``point-<kind>-<system>`` (kinds are the keys of :data:`STYLES`), the ring
+of a point on the Pareto front ``front-<system>``.
 
 matplotlib is imported lazily and drawn on an Agg canvas without pyplot, so importing this
 module costs nothing and no global matplotlib state changes.
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,8 +32,13 @@ STYLES: dict[str, dict[str, Any]] = {
     "pass": dict(marker="o", color="#1f77b4", label="compliant"),
     "ambiguous": dict(marker="D", color="#e08a00", label="ambiguous (limit reading)"),
     "noncompliant": dict(marker="s", color="#c62828", label="noncompliant", hollow=True),
+    "degenerate": dict(marker="v", color="#6a1b9a", label="degenerate (learned nothing)"),
     "failed": dict(marker="x", color="#c62828", label="failed (no metrics)"),
 }
+#: Kinds with a legend entry only when the board has such a system.
+_LEGEND_WHEN_PRESENT = {"degenerate"}
+#: At most this many degenerate systems have their reasons printed under the plot.
+MAX_REASON_LINES = 8
 
 
 def pareto_front(points: Sequence[tuple[float, float]], maximize: bool) -> list[int]:
@@ -139,9 +150,27 @@ def _padded(lo: float, hi: float, log: bool, pad: float = 0.12) -> tuple[float, 
 def _kind(row: BoardRow) -> str:
     if row.status == "failed":
         return "failed"
+    if row.degenerate:
+        return "degenerate"
     if row.status == "noncompliant":
         return "noncompliant"
     return "ambiguous" if row.compliance == "ambiguous" else "pass"
+
+
+def degenerate_lines(board: Leaderboard, width: int = 190) -> list[str]:
+    """The text printed under the plot: every degenerate system with its reasons (wrapped at
+    ``width`` characters; at most :data:`MAX_REASON_LINES` systems)."""
+    rows = [r for r in board.rows if r.degenerate]
+    if not rows:
+        return []
+    lines = ["degenerate (learned nothing):"]
+    for row in rows[:MAX_REASON_LINES]:
+        lines += textwrap.wrap(
+            f"{row.system}: {'; '.join(row.degenerate)}", width, subsequent_indent="    "
+        )
+    if len(rows) > MAX_REASON_LINES:
+        lines.append(f"… and {len(rows) - MAX_REASON_LINES} more (see the board's notes)")
+    return lines
 
 
 def _limit_lines(board: Leaderboard, axis: str) -> list[tuple[float, float | None, str]]:
@@ -234,8 +263,10 @@ def pareto_figure(board: Leaderboard) -> Any:
                     color="#555",
                     annotation_clip=False,
                 )
-            # Pareto front
-            front = pareto_front(list(zip(xs, ys, strict=True)), maximize) if rows else []
+            # Pareto front, of the systems that learned
+            learned = [k for k, r in enumerate(rows) if not r.degenerate]
+            points = [(xs[k], ys[k]) for k in learned]
+            front = [learned[k] for k in pareto_front(points, maximize)] if learned else []
             if len(front) > 1:
                 fx = [xs[k] for k in front]
                 fy = [ys[k] for k in front]
@@ -249,11 +280,14 @@ def pareto_figure(board: Leaderboard) -> Any:
                     edgecolors="#2e7d32",
                     linewidths=1.5,
                     zorder=3,
+                    gid=f"front-{rows[k].system}",
                 )
             # points
             for k, row in enumerate(rows):
-                style = STYLES[_kind(row)]
-                face = "none" if style.get("hollow") else style["color"]
+                kind = _kind(row)
+                style = STYLES[kind]
+                hollow = style.get("hollow") or row.status == "noncompliant"
+                face = "none" if hollow else style["color"]
                 if errs[k]:
                     ax.errorbar(
                         xs[k],
@@ -273,6 +307,7 @@ def pareto_figure(board: Leaderboard) -> Any:
                     edgecolors=style["color"],
                     linewidths=1.3,
                     zorder=4,
+                    gid=f"point-{kind}-{row.system}",
                 )
             # failed systems: no metric, so a cross on the bottom edge at their size
             edge = blended_transform_factory(ax.transData, ax.transAxes)
@@ -288,6 +323,7 @@ def pareto_figure(board: Leaderboard) -> Any:
                     **{k: v for k, v in STYLES["failed"].items() if k != "label"},
                     s=50,
                     zorder=4,
+                    gid=f"point-failed-{row.system}",
                 )
                 ax.annotate(
                     row.system,
@@ -325,6 +361,7 @@ def pareto_figure(board: Leaderboard) -> Any:
                 ax.set_yticks([])
             place_labels(ax, xs, ys, [r.system for r in rows], fig.dpi)
 
+    present = {_kind(r) for r in board.rows}
     handles = [
         Line2D(
             [],
@@ -336,7 +373,8 @@ def pareto_figure(board: Leaderboard) -> Any:
             markeredgecolor=s["color"],
             label=s["label"],
         )
-        for s in STYLES.values()
+        for kind, s in STYLES.items()
+        if kind not in _LEGEND_WHEN_PRESENT or kind in present
     ]
     handles.append(
         Line2D(
@@ -354,8 +392,20 @@ def pareto_figure(board: Leaderboard) -> Any:
         handles.append(
             Patch(facecolor="#e08a00", alpha=0.15, label="ambiguous margin of the rule text")
         )
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.04, 1, 0.97))
+    # the degenerate systems' reasons under the legend, which moves up to make room and, with
+    # its extra entry, takes two rows
+    lines = degenerate_lines(board)
+    footer = 0.015 * len(lines) + 0.01 if lines else 0.0
+    legend: dict[str, Any] = {"ncol": len(handles)}
+    if lines:
+        fig.text(
+            0.01, 0.006, "\n".join(lines), fontsize=7, color="#6a1b9a", ha="left", va="bottom",
+            gid="degenerate-reasons",
+        )  # fmt: skip
+        legend = {"ncol": math.ceil(len(handles) / 2), "bbox_to_anchor": (0.5, footer)}
+        footer += 0.025
+    fig.legend(handles=handles, loc="lower center", fontsize=8, frameon=False, **legend)
+    fig.tight_layout(rect=(0, 0.04 + footer, 1, 0.97))
     return fig
 
 

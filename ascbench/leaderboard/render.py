@@ -1,7 +1,10 @@
 """Rendering a leaderboard: a terminal table, Markdown and a self-contained HTML page.
 
 All three render the same :func:`table` (one row per system, ranked), so they never disagree.
-:func:`render_all` writes every format for a set of boards, plots included.
+A system whose predictions show that it learned nothing is 'degenerate' in the status column
+(or 'noncompliant, degenerate'), and its reasons are printed under the table (terminal) or in
+the notes per system (Markdown, HTML). :func:`render_all` writes every format for a set of
+boards, plots included.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+from ascbench.leaderboard import degeneracy
 from ascbench.leaderboard._io import atomic_write_text
 from ascbench.leaderboard.board import BoardRow, Leaderboard, Stat, board_filename
 
@@ -55,9 +59,17 @@ def limit_header(quantity: str, maximum: int) -> str:
 
 
 def _status(row: BoardRow) -> str:
+    status = row.status
+    if row.degenerate and status == "noncompliant":
+        status = "noncompliant, degenerate"
     if row.failed_seeds and row.status != "failed":
-        return f"{row.status} ({len(row.failed_seeds)}/{len(row.seeds)} seeds failed)"
-    return row.status
+        return f"{status} ({len(row.failed_seeds)}/{len(row.seeds)} seeds failed)"
+    return status
+
+
+def _status_word(cell: str) -> str:
+    """The first word of a status cell: 'noncompliant, degenerate' -> 'noncompliant'."""
+    return cell.split(" ", 1)[0].rstrip(",")
 
 
 def table(board: Leaderboard) -> Table:
@@ -126,7 +138,20 @@ def _ranking_sentence(board: Leaderboard) -> str:
     direction = "ascending" if primary == "log_loss" else "descending"
     return (
         f"Ranked by {_METRIC_LABEL[primary]} ({direction}), ties broken by "
-        f"{_METRIC_LABEL[other]}; noncompliant and failed systems are listed without a rank."
+        f"{_METRIC_LABEL[other]}; degenerate, noncompliant and failed systems are listed "
+        "without a rank, every degenerate one after every system that learned."
+    )
+
+
+def degenerate_note() -> str:
+    """What 'degenerate' means, with the thresholds (one line)."""
+    return (
+        "degenerate: the predictions on the test split show that the model learned nothing: "
+        f"one class predicted for ≥ {degeneracy.ONE_CLASS_PERCENT} % of the clips, two for "
+        f"≥ {degeneracy.TWO_CLASSES_PERCENT} % (with ≥ {degeneracy.TWO_CLASSES_MIN_CLASSES} "
+        "classes), log loss above ln(classes), or accuracy not above chance (one-sided exact "
+        f"binomial test, p > {degeneracy.ALPHA}). A clip's predicted class is its top "
+        "probability's; exact ties go to the lowest class index."
     )
 
 
@@ -166,15 +191,37 @@ def notes(board: Leaderboard) -> list[str]:
         )
     if any(r.complexity_varies for r in board.rows):
         lines.append("* complexity differs between seeds; the largest value is shown.")
+    if any(r.degenerate for r in board.rows):
+        lines.append(degenerate_note())
     return lines
 
 
+def _ties(board: Leaderboard, system: str) -> list[str]:
+    """'top probability tied in 34 of 360 clips …' per seed of ``system`` that has any."""
+    entries = [e for e in board.entries if e.system.name == system]
+    out = []
+    for e in entries:
+        stats = e.metrics.predictions if e.metrics else None
+        if stats is None or not stats.tied:
+            continue
+        seed = f"seed {e.seed}: " if len(entries) > 1 else ""
+        out.append(
+            f"{seed}top probability tied in {stats.tied:,} of {stats.clips:,} clips (the "
+            "lowest class index among the tied is the prediction)"
+        )
+    return out
+
+
 def system_notes(board: Leaderboard) -> list[tuple[str, list[str]]]:
-    """Per system: failure/noncompliance reasons and complexity flags."""
+    """Per system: why it learned nothing, failure/noncompliance reasons, complexity flags,
+    tied top probabilities."""
     out = []
     for row in board.rows:
-        items = [f"{'reason' if row.status != 'ok' else 'note'}: {r}" for r in row.reasons]
+        items = [f"degenerate: {d}" for d in row.degenerate]
+        kind = "note" if row.status in ("ok", "degenerate") else "reason"
+        items += [f"{kind}: {r}" for r in row.reasons]
         items += [f"flag: {f}" for f in row.flags]
+        items += [f"note: {t}" for t in _ties(board, row.system)]
         if row.reported and row.reported.source:
             counting = f"; counted as: {row.reported.counting}" if row.reported.counting else ""
             items.append(f"reported numbers from {row.reported.source}{counting}")
@@ -211,6 +258,8 @@ def provenance_table(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
         if p.budget.minutes is not None:
             budget += f", {p.budget.minutes:g} min"
         versions = f"ascbench {p.ascbench_version}, torch {p.torch_version}, py {p.python_version}"
+        if p.numpy_version:
+            versions += f", numpy {p.numpy_version}"
         if e.system.plugin:
             versions += f", {e.system.plugin} {e.system.plugin_version}".rstrip()
         if p.git_commit:
@@ -223,7 +272,8 @@ def provenance_table(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
                 data,
                 budget,
                 f"{p.hardware.describe()}, {p.device}"
-                + (f", {p.torch_threads} torch threads" if p.torch_threads else ""),
+                + (f", {p.torch_threads} torch threads" if p.torch_threads else "")
+                + (f", kernels {p.kernels.describe()}" if p.kernels else ""),
                 versions,
                 p.finished.strftime("%Y-%m-%d %H:%M:%S"),
                 (e.entry_hash or "")[:16],
@@ -262,7 +312,12 @@ def render_text(board: Leaderboard, *, reported: bool = False) -> str:
     title = f"{board.ruleset.name}: {board.ruleset.title}".rstrip(": ")
     n = len(board.entries)
     summary = f"{len(board.rows)} systems, {n} entries; {_ranking_sentence(board)}"
-    return f"{title}\n{summary}\n\n{text_table(headers, rows)}\n"
+    text = f"{title}\n{summary}\n\n{text_table(headers, rows)}\n"
+    degenerate = [r for r in board.rows if r.degenerate]
+    if degenerate:
+        text += "\nDegenerate (learned nothing):\n"
+        text += "".join(f"  {r.system}: {'; '.join(r.degenerate)}\n" for r in degenerate)
+    return text
 
 
 # -- Markdown -----------------------------------------------------------------------------------
@@ -273,8 +328,9 @@ def _md(cell: str) -> str:
 
 
 def _md_status(cell: str) -> str:
-    word = cell.split(" ", 1)[0]
-    return f"**{_md(cell)}**" if word in {"fail", "noncompliant", "failed"} else _md(cell)
+    word = _status_word(cell)
+    bold = {"fail", "noncompliant", "failed", "degenerate"}
+    return f"**{_md(cell)}**" if word in bold else _md(cell)
 
 
 def markdown_table(headers: list[str], rows: list[list[str]], right: set[int]) -> str:
@@ -323,15 +379,19 @@ th{background:#f3f3f3;position:sticky;top:0}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 td.rep,th.rep{background:#f7f7fb;color:#555}
 .pass,.ok{color:#1a7f37}.fail,.noncompliant,.failed{color:#c62828;font-weight:600}
-.ambiguous{color:#b26a00;font-weight:600}
+.ambiguous{color:#b26a00;font-weight:600}.degenerate{color:#6a1b9a;font-weight:600}
 .plot svg{max-width:100%;height:auto}
 ul{font-size:.9rem}code{background:#f3f3f3;padding:0 .2rem}
 """
 
 
+_STATUS_CLASSES = {"pass", "fail", "ambiguous", "ok", "degenerate", "noncompliant", "failed"}
+
+
 def _status_class(cell: str) -> str:
-    word = cell.split(" ", 1)[0]
-    return word if word in {"pass", "fail", "ambiguous", "ok", "noncompliant", "failed"} else ""
+    """CSS classes of a cell: its status words, e.g. 'noncompliant degenerate'."""
+    words = [w.rstrip(",") for w in cell.split()[:2]]
+    return " ".join(dict.fromkeys(w for w in words if w in _STATUS_CLASSES))
 
 
 def html_table(
