@@ -55,6 +55,14 @@ def _two_numbers(value: float, reference: float) -> tuple[str, str]:
     return f"{value:.{digits}f}", f"{reference:.{digits}f}"
 
 
+def _p_value(p: float) -> str:
+    """``p`` with 2 significant digits, or more when 2 would print it as :data:`ALPHA`."""
+    digits = 2
+    while f"{p:.{digits}g}" == f"{ALPHA:g}" and p != ALPHA and digits < 9:
+        digits += 1
+    return f"{p:.{digits}g}"
+
+
 def degeneracy_reasons(
     *,
     predicted: Mapping[str, int],
@@ -91,8 +99,9 @@ def degeneracy_reasons(
         loss, chance = _two_numbers(log_loss, chance_loss)
         reasons.append(f"log loss {loss} > ln {classes} = {chance}")
     if binomial_p > ALPHA:
+        p = _p_value(binomial_p)
         reasons.append(
             f"accuracy {100 * correct / clips:.1f} % ({correct} of {clips} clips) is not above "
-            f"chance {100 / classes:.1f} % (one-sided binomial p = {binomial_p:.2g} > {ALPHA})"
+            f"chance {100 / classes:.1f} % (one-sided binomial p = {p} > {ALPHA})"
         )
     return reasons

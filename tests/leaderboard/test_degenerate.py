@@ -218,7 +218,7 @@ def test_log_loss_and_binomial_boundaries():
     assert reasons(2.3027, 0.0) == ["log loss 2.3027 > ln 10 = 2.3026"]  # digits to tell apart
     assert reasons(1.0, 0.0101) == [
         "accuracy 16.7 % (60 of 360 clips) is not above chance 10.0 % (one-sided binomial "
-        "p = 0.01 > 0.01)"
+        "p = 0.0101 > 0.01)"
     ]
 
 
