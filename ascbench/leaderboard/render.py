@@ -268,7 +268,7 @@ def provenance_table(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
             [
                 e.system.name,
                 str(e.seed),
-                e.status,
+                e.status + (", degenerate" if e.degenerate and e.status != "degenerate" else ""),
                 data,
                 budget,
                 f"{p.hardware.describe()}, {p.device}"

@@ -294,6 +294,9 @@ def test_markdown_shows_status_and_reason(board):
     assert rows["collapsed"][0] == "—" and rows["collapsed"][3] == "**degenerate**"
     assert rows["fat_collapsed"][3] == "**noncompliant, degenerate**"
     assert rows["learned40"][3] == "ok"
+    provenance = md[md.index("## Provenance") :]
+    assert "| fat_collapsed | 0 | **noncompliant, degenerate** |" in provenance
+    assert "| collapsed | 0 | **degenerate** |" in provenance
     assert f"  - degenerate: {REASON}" in md
     assert "- **collapsed**" in md
 
