@@ -18,7 +18,10 @@ judgement from the entry file alone):
 A clip's predicted class is its top probability's class; when classes tie exactly for the top
 probability, the lowest class index wins (``numpy.argmax``), and ``metrics.predictions.tied``
 counts those clips. The shares compare as integers (``100 * count >= percent * clips``), so
-no rounding decides.
+no rounding decides. The p-value is computed when the model is evaluated
+(:func:`ascbench.evaluation.metrics.binomial_p_value`, ``scipy.stats.binomtest``) and stored
+with the counts it comes from. Entries without this evidence (schema 1 and 2, written before
+it existed) are not judged: re-run them to have them judged.
 
 Status: an entry that fails to run is 'failed'; one that breaks a limit is 'noncompliant' (and
 ``degenerate`` still lists its reasons); otherwise a degenerate one is 'degenerate', and one
