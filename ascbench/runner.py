@@ -32,12 +32,15 @@ from ascbench.errors import AscbenchError
 from ascbench.plugins import Registry
 from ascbench.rules import RuleSet
 from ascbench.systems import System
+from ascbench.training.optim import recipe_option
 
 #: Without --budget or --full, each system gets the training compute of this many epochs of a
 #: model at :data:`DEFAULT_MACS_PER_SECOND`: a model that costs more MACs per second of audio
 #: trains for proportionally fewer epochs (at least one). The count comes from counted MACs,
-#: not from timing, so the same seed gives the same numbers on any machine.
-DEFAULT_EPOCHS = 3
+#: not from timing, so the same seed gives the same numbers on any machine. Ten epochs of the
+#: 900-clip default data is where every system that fits DCASE 2022 has left chance on its
+#: learning curve (benchmarks/learning_curves.py; README, "The default budget, and why").
+DEFAULT_EPOCHS = 10
 #: The reference model cost of the default budget: the DCASE 2022 MAC limit (30 M MACs for a
 #: 1-s clip), i.e. the cost of the baselines.
 DEFAULT_MACS_PER_SECOND = 30e6
@@ -86,8 +89,8 @@ class Budget:
 def default_epochs(macs: int, clip_seconds: float, recipe_epochs: int) -> int:
     """Epochs of the default budget for a model costing ``macs`` per clip of ``clip_seconds``:
     ``DEFAULT_EPOCHS`` epochs' worth of training at ``DEFAULT_MACS_PER_SECOND``, so that every
-    system gets about the same training compute (the DCASE baselines 3 epochs, a model of 4x
-    their MACs 1 epoch), never more than the recipe's epochs and at least one."""
+    system gets about the same training compute (the DCASE baselines 10 epochs, a model of
+    twice their MACs 5), never more than the recipe's epochs and at least one."""
     per_second = macs / max(clip_seconds, 1e-9)
     fitting = int(DEFAULT_EPOCHS * DEFAULT_MACS_PER_SECOND // max(per_second, 1.0))
     return max(1, min(recipe_epochs, DEFAULT_EPOCHS, fitting))
@@ -242,6 +245,70 @@ class _Clips:
     def __getitem__(self, i: int):
         x, label = self.features[i][:2]
         return x, label, self.features.devices[i], self.features.filenames[i]
+
+
+#: Share of each scene's training recording locations held out as validation data when a
+#: recipe selects its checkpoint on validation data (``checkpoint: best_*``, e.g. Cao's best
+#: accuracy and Kim's lowest loss): at least one location per scene that has two or more.
+VALID_FRACTION = 0.15
+
+
+def validation_rows(clips: Sequence[Any]) -> tuple[list[int], list[int]]:
+    """``(train rows, validation rows)`` of a training split, location-disjoint.
+
+    Per scene, the recording locations (TAU ``identifier``, e.g. ``barcelona-35``; a clip
+    without one is its own location) are ordered by the SHA-256 of their name and the first
+    ``VALID_FRACTION`` of them (at least one, never all) are held out. The choice depends only
+    on the data, not on the seed or the system, so every system selects its checkpoint on the
+    same clips, and never on the test split.
+    """
+    import hashlib
+    import math
+
+    by_scene: dict[str, dict[str, list[int]]] = {}
+    for row, clip in enumerate(clips):
+        location = getattr(clip, "identifier", None) or getattr(clip, "filename", str(row))
+        scene = getattr(clip, "scene_label", None) or ""
+        by_scene.setdefault(scene, {}).setdefault(location, []).append(row)
+    held: set[int] = set()
+    for locations in by_scene.values():
+        if len(locations) < 2:
+            continue
+        order = sorted(locations, key=lambda loc: hashlib.sha256(loc.encode()).hexdigest())
+        take = min(len(order) - 1, max(1, math.floor(VALID_FRACTION * len(order) + 0.5)))
+        for location in order[:take]:
+            held.update(locations[location])
+    return [r for r in range(len(clips)) if r not in held], sorted(held)
+
+
+def over_fixed_limits(registry: Registry, system: System, ruleset: RuleSet) -> list[str]:
+    """The rule set's parameter and MAC limits that ``system``'s untrained, uncompressed model
+    exceeds, in words (empty: it can fit). Compression lowers bytes and non-zero counts, not
+    the number of parameters or MACs, so a model over those limits cannot become compliant;
+    the default ``ascbench run`` leaves such systems out (``--all`` keeps them)."""
+    from ascbench.complexity import counted_tensors, measure, size_of
+    from ascbench.profiling import build_frontend, build_model
+
+    limits = [lim for lim in ruleset.limits if lim.quantity in ("parameters", "macs")]
+    if not limits:
+        return []
+    shape = build_frontend(registry, system).output_shape(ruleset.clip_seconds)
+    model = build_model(registry, system, shape, ruleset.num_classes)
+    tensors = counted_tensors(model, ruleset.parameters)
+    values = {"parameters": size_of(tensors, ruleset.parameters)[0]}
+    over = [
+        f"parameters {values['parameters']:,} > {lim.maximum:,}"
+        for lim in limits
+        if lim.quantity == "parameters" and lim.check(values["parameters"]).status == "fail"
+    ]
+    if over:  # tracing for MACs takes about a second; the answer is known
+        return over
+    values["macs"] = measure(model, ruleset, shape, reference=False).macs
+    return [
+        f"macs {values['macs']:,} > {lim.maximum:,}"
+        for lim in limits
+        if lim.quantity == "macs" and lim.check(values["macs"]).status == "fail"
+    ]
 
 
 def _say(settings: RunSettings, message: str) -> None:
@@ -403,6 +470,19 @@ def _train_compress_evaluate(
         for split in ("train", "test")
     }
     input_shape = tuple(features["train"].shape[1:])
+    train_clips, valid_clips = _Clips(features["train"]), None
+    notes: list[str] = []
+    checkpoint = recipe_option(system.recipe, "checkpoint", "last")
+    if checkpoint != "last" and settings.weights is None:
+        train_rows, valid_rows = validation_rows(dataset.splits["train"])
+        if valid_rows:
+            train_clips = _Subset(train_clips, train_rows)
+            valid_clips = _Subset(_Clips(features["train"]), valid_rows)
+            notes.append(
+                f"checkpoint {checkpoint!r} selected on {len(valid_rows)} training clips of "
+                f"held-out recording locations (trained on the other {len(train_rows)}; never "
+                "on the test split)"
+            )
     seed_everything(job.seed)
     if settings.weights is not None:  # checked by check_weights() before the run
         system = system.model_copy(
@@ -412,11 +492,12 @@ def _train_compress_evaluate(
         )  # fmt: skip
     model = build_model(registry, system, input_shape, ruleset.num_classes)
     teacher = _teacher_targets(system, job, settings, features["train"])
-    notes: list[str] = []
+    if teacher is not None and isinstance(train_clips, _Subset):
+        teacher.logits = torch.as_tensor(teacher.logits)[train_clips.rows]
     if settings.budget.is_default and settings.weights is None:
         from ascbench.complexity import measure
 
-        macs = measure(model, ruleset, input_shape).macs
+        macs = measure(model, ruleset, input_shape, reference=False).macs
         epochs = default_epochs(macs, dataset.clip_seconds, system.recipe.epochs)
         notes.append(
             f"default budget: {epochs} epoch(s), the training compute of {DEFAULT_EPOCHS} "
@@ -440,7 +521,7 @@ def _train_compress_evaluate(
     else:
         if minutes is not None:
             epochs, per_epoch = epochs_for_time(
-                model, _Clips(features["train"]), system.recipe, minutes, epochs,
+                model, train_clips, system.recipe, minutes, epochs,
                 settings.device, job.seed,
             )  # fmt: skip
             notes.append(
@@ -450,7 +531,7 @@ def _train_compress_evaluate(
         _say(settings, f"[{system.name} seed {job.seed}] training {epochs} epochs")
         result = train(
             model,
-            _Clips(features["train"]),
+            train_clips,
             system.recipe,
             epochs=epochs,
             max_minutes=None if minutes is None else 1.5 * minutes,
@@ -459,9 +540,12 @@ def _train_compress_evaluate(
             progress=settings.progress,
             description=system.name,
             teacher=teacher,
+            valid=valid_clips,
         )
         epochs = result.epochs_completed
         notes.extend(f"training: {n}" for n in result.notes)
+        if result.best_epoch is not None:
+            notes.append(f"weights of epoch {result.best_epoch} of {epochs} ({result.weights})")
         if result.truncated:
             notes.append(f"training stopped by the time budget: {result.stop_reason}")
         if teacher is None:  # a distilled model depends on its teacher too: never shared

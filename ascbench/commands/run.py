@@ -29,6 +29,11 @@ def add_arguments(parser):
         "--system", action="append", metavar="NAME", help="only this system (repeatable)"
     )
     parser.add_argument(
+        "--all", action="store_true", dest="all_systems",
+        help="every installed system; by default a system whose untrained model is over the rule "
+        "set's parameter or MAC limit (no compression can bring it under) is left out",
+    )  # fmt: skip
+    parser.add_argument(
         "--data", metavar="PATH",
         help="dataset root (TAU 2020/2022 Mobile layout) or a labels CSV of a plain audio folder; "
         "default: the embedded synthetic dataset (numbers on it are NOT comparable with DCASE)",
@@ -108,6 +113,13 @@ def run(args, ctx) -> int:
     executor = build_executor(args)
     registry = ctx.registry
     ruleset, systems = ctx.selection()
+    if not args.system and not args.all_systems:
+        systems = eligible_systems(registry, ruleset, systems)
+        if not systems:
+            raise AscbenchError(
+                f"no installed system can fit {ruleset.name}'s parameter and MAC limits; "
+                "--all runs them anyway (as noncompliant)"
+            )
     weights = Path(args.weights) if args.weights else None
     if weights is not None:
         check_weights(systems if args.system else [], weights)
@@ -157,6 +169,31 @@ def run(args, ctx) -> int:
         file=sys.stderr,
     )
     return 1 if failed else 0
+
+
+def eligible_systems(registry, ruleset, systems):
+    """The systems whose models can fit ``ruleset`` (see ``runner.over_fixed_limits``); says on
+    stderr which were left out and why. A left-out teacher still runs for its students."""
+    from ascbench.runner import over_fixed_limits, teacher_of
+
+    kept, left_out = [], []
+    for system in systems:
+        over = over_fixed_limits(registry, system, ruleset)
+        (left_out if over else kept).append((system, over))
+    teachers = {teacher_of(s) for s, _ in kept} - {None}
+    if left_out:
+        names = "; ".join(
+            f"{s.name} ({', '.join(over)}"
+            + (", still trained as a distillation teacher" if s.name in teachers else "")
+            + ")"
+            for s, over in left_out
+        )
+        print(
+            f"ascbench: {len(kept)} of {len(systems)} systems can fit {ruleset.name}; left out, "
+            f"over a parameter or MAC limit before training: {names}. --all runs them too",
+            file=sys.stderr,
+        )
+    return [s for s, _ in kept]
 
 
 def parse_seeds(

@@ -49,12 +49,14 @@ def measure(
     *,
     mac_model: torch.nn.Module | None = None,
     seed: int = 0,
+    reference: bool = True,
 ) -> ComplexityReport:
     """Measure ``model`` under ``ruleset`` for one clip whose features are ``input_shape``.
 
     ``input_shape`` is ``(channels, freq, time)`` of one clip (no batch dimension).
     ``mac_model`` is the float model to trace for MACs when ``model`` itself cannot be traced
-    (e.g. a torch.ao quantized model); by default ``model`` is traced.
+    (e.g. a torch.ao quantized model); by default ``model`` is traced. ``reference=False``
+    skips fvcore's cross-check count (``fvcore_macs`` is then 0).
     """
     flags: list[str] = []
     model, baked = bake_pruning_masks(model)
@@ -77,7 +79,7 @@ def measure(
     traced = traced.float() if not _is_quantized(traced) else traced
     generator = torch.Generator().manual_seed(seed)
     example = torch.randn(shape, generator=generator)
-    macs = count_macs(traced, example, ruleset.macs)
+    macs = count_macs(traced, example, ruleset.macs, reference=reference)
 
     if macs.total_functional:
         where = ", ".join(sorted(n or "(model)" for n in macs.functional))

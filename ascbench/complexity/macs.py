@@ -213,9 +213,16 @@ def _call_counts(model: torch.nn.Module, example: torch.Tensor, names: list[str]
 
 
 def count_macs(
-    model: torch.nn.Module, example: torch.Tensor, convention: MacConvention
+    model: torch.nn.Module,
+    example: torch.Tensor,
+    convention: MacConvention,
+    *,
+    reference: bool = True,
 ) -> MacCount:
     """Trace ``model`` on ``example`` (eval mode, no grad) and count MACs by ``convention``.
+
+    ``reference=False`` skips fvcore's own count (a second trace; ``fvcore_total`` is then 0),
+    for callers that need the rule set's number only.
 
     Leaf modules of torch's own classes are charged by their traced ops. A leaf module of a
     custom class with weight/bias parameters (and no 'Conv' in its name) is charged as the
@@ -232,12 +239,14 @@ def count_macs(
         cumulative = analysis.by_module_and_operator()
         unsupported = dict(analysis.unsupported_ops())
         uncalled = sorted(analysis.uncalled_modules())
-        reference = FlopCountAnalysis(model, (example,))
-        reference.unsupported_ops_warnings(False)
-        reference.uncalled_modules_warnings(False)
-        reference.tracer_warnings("none")
-        fv_total = int(reference.total())
-        fv_ops = {k: int(v) for k, v in reference.by_operator().items()}
+        fv_total, fv_ops = 0, {}
+        if reference:
+            fvcore = FlopCountAnalysis(model, (example,))
+            fvcore.unsupported_ops_warnings(False)
+            fvcore.uncalled_modules_warnings(False)
+            fvcore.tracer_warnings("none")
+            fv_total = int(fvcore.total())
+            fv_ops = {k: int(v) for k, v in fvcore.by_operator().items()}
 
     modules = dict(model.named_modules())
     result = MacCount(

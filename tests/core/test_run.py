@@ -249,10 +249,65 @@ def test_systems_differing_only_in_compression_train_once(tiny_plugin, tiny_data
 def test_default_budget_gives_every_system_the_same_training_compute():
     from ascbench.runner import default_epochs
 
-    assert default_epochs(29_271_638, 1.0, 200) == 3  # DCASE 2022 baseline
-    assert default_epochs(287_303_638, 10.0, 200) == 3  # DCASE 2021 baseline, 10-s clips
-    assert default_epochs(31_802_000, 1.0, 200) == 2  # just over the limit: 2 epochs
-    assert default_epochs(46_307_210, 1.0, 200) == 1  # SP4ASC on 1-s clips
+    assert default_epochs(29_271_638, 1.0, 200) == 10  # DCASE 2022 baseline
+    assert default_epochs(287_303_638, 10.0, 200) == 10  # DCASE 2021 baseline, 10-s clips
+    assert default_epochs(31_802_000, 1.0, 200) == 9  # just over the limit: 9 epochs
+    assert default_epochs(46_307_210, 1.0, 200) == 6  # SP4ASC on 1-s clips
     assert default_epochs(267_157_514, 1.0, 200) == 1  # never fewer than one
     assert default_epochs(7_960_000, 1.0, 2) == 2  # never more than the recipe
-    assert default_epochs(0, 1.0, 200) == 3
+    assert default_epochs(0, 1.0, 200) == 10
+
+
+def test_validation_rows_hold_out_whole_locations_per_scene():
+    from types import SimpleNamespace
+
+    from ascbench.runner import VALID_FRACTION, validation_rows
+
+    clips = [
+        SimpleNamespace(scene_label=scene, identifier=f"{scene}-loc{loc}", filename=f"{i}.wav")
+        for i, (scene, loc) in enumerate(
+            (scene, loc) for scene in ("park", "bus") for loc in range(6) for _ in range(5)
+        )
+    ]
+    clips.append(SimpleNamespace(scene_label="tram", identifier="tram-only", filename="t.wav"))
+    train, valid = validation_rows(clips)
+    assert sorted(train + valid) == list(range(len(clips))) and not set(train) & set(valid)
+    held = {clips[r].identifier for r in valid}
+    # whole locations, round(0.15 * 6) = 1 per scene with six; a one-location scene keeps it
+    assert VALID_FRACTION == 0.15 and len(held) == 2
+    assert {h.split("-")[0] for h in held} == {"park", "bus"}
+    assert all(clips[r].identifier in held for r in valid)
+    assert all(clips[r].identifier not in held for r in train)
+    assert validation_rows(clips) == (train, valid)  # the same data, the same split
+
+
+def test_default_run_leaves_out_systems_over_the_parameter_or_mac_limit(
+    tiny_plugin, tiny_data, tmp_path, capsys
+):
+    import re
+    from pathlib import Path
+
+    import ascbench
+
+    # a rule set with a 10-parameter limit: no system fits, so the default selection is empty
+    rules = tmp_path / "tight.toml"
+    body = (Path(ascbench.__file__).parent / "rulesets" / "dcase2022.toml").read_text()
+    body = re.sub(r"(?m)^name = .*$", 'name = "tight"', body, count=1)
+    body = re.sub(r"(?m)^maximum = 128000$", "maximum = 10", body, count=1)
+    rules.write_text(body)
+    code = main(
+        ["--plugin", tiny_plugin, "run", "--rules", str(rules), "--data", str(tiny_data),
+         "--results", str(tmp_path / "r"), "--budget", "1", "--no-progress", "--jobs", "1"]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "no installed system can fit tight" in err and "--all" in err
+
+
+def test_over_fixed_limits_names_the_limit(tiny_plugin):
+    from ascbench.plugins import load_registry
+    from ascbench.runner import over_fixed_limits
+
+    registry = load_registry(extra_modules=[tiny_plugin])
+    system = registry.system("tiny_ok")
+    assert over_fixed_limits(registry, system, registry.ruleset("dcase2022")) == []
