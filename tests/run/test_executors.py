@@ -24,15 +24,23 @@ from tests.synthetic import tiny_tau2022
 PLUGIN = "ascbench_exec_test_plugin"
 SOURCE = """
 import os
+import time
 import torch
 from ascbench import Model, System, hookimpl
 from ascbench.systems import ComponentRef, Distillation, TrainingRecipe
 
+HOLD = "ASCBENCH_EXEC_TEST_HOLD"  # exec_hold's model waits while the file it names exists
+
 class Tiny(torch.nn.Module):
-    def __init__(self, num_classes=10, input_shape=(1, 16, 3), fail=False, crash=False):
+    def __init__(self, num_classes=10, input_shape=(1, 16, 3), fail=False, crash=False,
+                 hold=False):
         super().__init__()
         if crash:
             os._exit(3)  # the worker process dies, as in a segfault or an OOM kill
+        held = os.environ.get(HOLD) if hold else None
+        deadline = time.monotonic() + 600
+        while held and os.path.exists(held) and time.monotonic() < deadline:
+            time.sleep(0.05)  # a job that is still running when the test interrupts the run
         self.fail = fail
         self.conv = torch.nn.Conv2d(input_shape[0], 8, 3, padding=1)
         self.bn = torch.nn.BatchNorm2d(8)
@@ -63,6 +71,7 @@ def register_systems():
         system("exec_student", recipe={"distillation": Distillation(teacher="exec_ok")}),
         system("exec_broken", params={"fail": True}),
         system("exec_crash", params={"crash": True}),  # only in worker processes
+        system("exec_hold", params={"hold": True}),  # exec_ok, waiting on $ASCBENCH_EXEC_TEST_HOLD
     ]
 """
 SYSTEMS = ["exec_ok", "exec_plain", "exec_student", "exec_broken"]
@@ -239,34 +248,59 @@ def test_a_dead_worker_becomes_a_failed_entry(plugin, data, cache, tmp_path, req
 def test_an_interrupted_parallel_run_keeps_finished_entries(plugin, data, cache, tmp_path):
     """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while two worker
     processes run: the command exits 130 soon, no worker is left, every written entry is whole,
-    and --resume then runs only the rest."""
+    and --resume then runs only the rest.
+
+    Nothing here depends on how fast the machine is: exec_hold's jobs wait until the test lets
+    them go, so the run cannot end before the interrupt, however long the first entry takes
+    (exec_broken's, which fails at once, while both exec_hold jobs hold the two workers). The
+    command starts with SIGINT at its default, as in a terminal: a pytest started in the
+    background by a shell (``pytest &``) ignores SIGINT, and so would the command, which then ran
+    to its end (exit 1: ``assert 1 == 130``)."""
     import signal
     import subprocess
     import time
 
     results = tmp_path / "results"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}  # the plugin
-    args = [sys.executable, "-m", "ascbench", "--plugin", plugin, "run", "--data", str(data),
+    hold = tmp_path / "hold"
+    hold.touch()
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),  # the plugin
+        "ASCBENCH_EXEC_TEST_HOLD": str(hold),
+    }
+    terminal = (  # `python -m ascbench` with SIGINT raising KeyboardInterrupt, as in a terminal
+        "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from ascbench.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    selected = systems("exec_hold", "exec_broken")
+    args = [sys.executable, "-c", terminal, "--plugin", plugin, "run", "--data", str(data),
             "--results", str(results), "--budget", "1", "--no-progress", "--cache", str(cache),
-            "--jobs", "2", "--seeds", "0,1,2", *systems("exec_ok", "exec_broken")]  # fmt: skip
-    proc = subprocess.Popen(args, env=env, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)  # fmt: skip
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not list(results.glob("dcase2022/*/seed*.json")):
-        time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGINT)
+            "--jobs", "2", "--seeds", "0,1,2", *selected]  # fmt: skip
+    log = tmp_path / "stderr.txt"  # a file, not a pipe nobody reads while the run goes on
+    with log.open("w") as stderr:
+        proc = subprocess.Popen(args, env=env, stderr=stderr, start_new_session=True)
     try:
-        proc.wait(timeout=30)
+        deadline = time.monotonic() + 600  # generous: two workers start and load torch
+        while not list(results.glob("dcase2022/*/seed*.json")):
+            assert proc.poll() is None, f"the run ended before any entry: {log.read_text()}"
+            assert time.monotonic() < deadline, "no entry was written in 600 s"
+            time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=120)
     finally:
         os.killpg(proc.pid, signal.SIGKILL) if proc.poll() is None else None
-    assert proc.returncode == 130, proc.stderr.read()
+        hold.unlink(missing_ok=True)
+    assert proc.returncode == 130, log.read_text()
     written = entries(results)
     assert written and all(e.verify() for e in written.values())
     assert len(written) < 6
-    time.sleep(1)
+    assert not any(system == "exec_hold" for system, _ in written)  # held until interrupted
+    deadline = time.monotonic() + 60  # the driver killed its workers; let the kernel reap them
+    while _live_processes_of_session(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert _live_processes_of_session(proc.pid) == []  # no worker process outlived the run
     assert run_cli(plugin, data, cache, results, "--jobs", "2", "--resume", "--seeds", "0,1,2",
-                   *systems("exec_ok", "exec_broken")) == 1  # fmt: skip
+                   *selected) == 1  # fmt: skip
     assert len(entries(results)) == 6
 
 
