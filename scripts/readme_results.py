@@ -148,7 +148,21 @@ def _status(row: dict) -> str:
     failed = row.get("failed_seeds") or []
     if failed and status != "failed":
         details.append(f"{len(failed)}/{len(row['seeds'])} seeds failed")
+    if row.get("degenerate") and status != "degenerate":  # e.g. noncompliant and degenerate
+        details.append("degenerate")
     return status + (f" ({'; '.join(details)})" if details else "")
+
+
+def _why(row: dict) -> list[str]:
+    """Why a row is not 'ok': its failure reasons, and the reasons kept under a field named
+    after its status (the board's 'degenerate' list), if any."""
+    status = str(row["status"])
+    found = list(row.get("reasons") or []) if status not in ("ok", "noncompliant") else []
+    for key in (status, "degenerate"):
+        value = row.get(key)
+        if isinstance(value, list):
+            found += [v for v in value if isinstance(v, str)]
+    return list(dict.fromkeys(" ".join(v.split()) for v in found))
 
 
 def _epochs(entries: list) -> str:
@@ -218,9 +232,9 @@ def render(board: dict, entries: list, facts: dict) -> str:
             f"| {_stat(row.get('accuracy'), 1)} | {_int(row.get('parameters'))} "
             f"| {_int(row.get('macs'))} |"
         )
-        if row["status"] not in ("ok", "noncompliant"):
-            for reason in row.get("reasons") or []:
-                footnotes.append(f"- `{name}` ({row['status']}): {' '.join(reason.split())}")
+        why = _why(row)
+        if why:
+            footnotes.append(f"- `{name}` ({_status(row)}): {'; '.join(why)}")
     lines.append("")
     if footnotes:
         lines += [*footnotes, ""]
@@ -238,10 +252,14 @@ def _run_line(entries: list, facts: dict) -> str:
     commits = [f"{x.git_commit[:10]}{' (dirty)' if x.git_dirty else ''}" for x in p if x.git_commit]
     hardware = _distinct(f"{x.hardware.cpu}, {x.hardware.cores} cores" for x in p)
     gpus = _distinct(x.hardware.gpu for x in p if x.hardware.gpu)
+    kernels = "; ".join(  # schema 3: what selects torch's CPU kernels
+        dict.fromkeys(k.describe() for k in (getattr(x, "kernels", None) for x in p) if k)
+    )
     jobs = f"{len(entries)} job{'s' if len(entries) != 1 else ''}"
     text = (
         f"Measured on {hardware}{f', {gpus}' if gpus else ''} "
-        f"(torch {_distinct(x.torch_version for x in p)}, "
+        f"(torch {_distinct(x.torch_version for x in p)}"
+        f"{f', kernels {kernels}' if kernels else ''}, "
         f"ascbench {_distinct(commits) or 'not from a git checkout'}), "
         f"{last.date().isoformat()}: {jobs}, at most {_most_at_once(entries)} at a "
         f"time; {_minutes((last - first).total_seconds())} from the first job's start to the "

@@ -58,8 +58,9 @@ def test_a_hand_edited_results_file_or_readme_is_refused(tmp_path, capsys):
     assert script.main(["--check", *args]) == 0
 
     text = readme.read_text()
-    row = next(line for line in text.splitlines() if line.startswith("| 1 | `"))
-    readme.write_text(text.replace(row, row.replace("| ok |", "| ok! |")))
+    block = text.split(script.BEGIN, 1)[1].split(script.END, 1)[0]
+    row = next(line for line in block.splitlines() if line.startswith("| ") and "`" in line)
+    readme.write_text(text.replace(row, row.replace("`", "`*", 1)))
     assert script.main(["--check", *args]) == 1  # README edited by hand
     assert script.main(["--write", *args]) == 0
     assert readme.read_text() == text
@@ -67,12 +68,14 @@ def test_a_hand_edited_results_file_or_readme_is_refused(tmp_path, capsys):
     facts = json.loads((committed / "run.json").read_text())
     board_path = committed / facts["board"]
     board = json.loads(board_path.read_text())
-    board["rows"][0]["accuracy"]["mean"] += 1.0  # a row typed over
+    row = next(r for r in board["rows"] if r.get("accuracy"))
+    row["accuracy"]["mean"] += 1.0  # a row typed over
     board_path.write_text(json.dumps(board))
     assert script.main(["--check", *args]) == 2
     assert "accuracy differs from its entries" in capsys.readouterr().err
-    board["rows"][0]["accuracy"]["mean"] -= 1.0
-    board["entries"][0]["metrics"]["log_loss"] += 0.01  # an entry typed over
+    row["accuracy"]["mean"] -= 1.0
+    entry = next(e for e in board["entries"] if e.get("metrics"))
+    entry["metrics"]["log_loss"] += 0.01  # an entry typed over
     board_path.write_text(json.dumps(board))
     assert script.main(["--check", *args]) == 2
     assert "entry_hash" in capsys.readouterr().err
@@ -85,6 +88,14 @@ def test_any_board_status_is_shown_as_the_board_has_it():
     assert status(row) == "noncompliant (MACs; 1/2 seeds failed)"
     assert status({"status": "degenerate", "seeds": [0], "limits": {}}) == "degenerate"
     assert status({"status": "failed", "seeds": [0], "failed_seeds": [0]}) == "failed"
+    both = {"status": "noncompliant", "seeds": [0], "limits": {"macs": "fail"},
+            "degenerate": ["predicts one class"]}  # fmt: skip
+    assert status(both) == "noncompliant (MACs; degenerate)"
+    why = _readme_results()._why
+    assert why(both) == ["predicts one class"]
+    assert why({"status": "degenerate", "reasons": [], "degenerate": ["a", "b"]}) == ["a", "b"]
+    assert why({"status": "failed", "reasons": ["boom\n  here"]}) == ["boom here"]
+    assert why({"status": "ok", "reasons": ["a note"], "degenerate": []}) == []
 
 
 def test_the_plugins_are_installed_by_a_pip_call_of_their_own():
