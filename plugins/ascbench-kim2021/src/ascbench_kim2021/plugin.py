@@ -107,8 +107,9 @@ DEVIATIONS: list[str] = [
     "block of up to 38 bins and one of up to 172 frames, drawn once per mini-batch; mixup "
     "draws one lambda ~ Beta(0.2, 0.2) per mini-batch.",
     "Checkpoint selection by the lowest validation loss: the TAU 2020 development set has no "
-    "validation split besides the test split, so this uses whatever validation data the "
-    "runner supplies.",
+    "validation split besides the test split, so ascbench run holds out 15 % of each scene's "
+    "training recording locations as validation data (never the test split) and trains on "
+    "the rest.",
 ]
 
 
