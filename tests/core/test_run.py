@@ -83,7 +83,7 @@ def test_budget_parsing():
     assert parse_budget("90s").minutes == pytest.approx(1.5)
     assert parse_budget("5,2m") == Budget(epochs=5, minutes=2.0)
     assert parse_budget(None, full=True) == Budget(full=True)
-    assert Budget().for_recipe(200) == (3, None)
+    assert Budget().for_recipe(200) == (10, None)
     assert Budget(full=True).for_recipe(200) == (200, None)
     assert Budget(minutes=2.0).for_recipe(200) == (200, 2.0)
     for bad in ("five", "0", "2.5", "3x"):
