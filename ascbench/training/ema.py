@@ -29,18 +29,53 @@ class ModelEma:
         for p in self.module.parameters():
             p.requires_grad_(False)
         self.updates = 0
+        self._cache: tuple[torch.nn.Module, tuple[list, list, list, list]] | None = None
 
     @torch.no_grad()
     def update(self, model: torch.nn.Module) -> None:
-        current = model.state_dict()
         decay = self.current_decay
+        floats, float_values, others, other_values = self._pairs(model)
+        # one multi-tensor call per operation instead of two per tensor: the same elementwise
+        # arithmetic (avg·d, then + (1 - d)·value), so the same numbers as a loop
+        if floats:
+            torch._foreach_mul_(floats, decay)
+            torch._foreach_add_(floats, float_values, alpha=1.0 - decay)
+        for avg, value in zip(others, other_values):
+            avg.copy_(value)
+        self.updates += 1
+
+    def _pairs(self, model: torch.nn.Module) -> tuple[list, list, list, list]:
+        """The averaged tensors and ``model``'s, by kind; gathered once per model (the trainer
+        updates the same model's tensors in place; its state dict's tensors stay the same)."""
+        if self._cache is not None and self._cache[0] is model:
+            return self._cache[1]
+        current = model.state_dict()
+        floats, float_values, others, other_values = [], [], [], []
+        for name, avg in self.module.state_dict().items():
+            value = current[name].detach()
+            if avg.is_floating_point() and value.dtype == avg.dtype and value.device == avg.device:
+                floats.append(avg)
+                float_values.append(value)
+            elif avg.is_floating_point():  # another dtype or device: not cached, see below
+                self._cache = None
+                return self._slow_pairs(current)
+            else:
+                others.append(avg)
+                other_values.append(value)
+        self._cache = (model, (floats, float_values, others, other_values))
+        return self._cache[1]
+
+    def _slow_pairs(self, current: dict[str, torch.Tensor]) -> tuple[list, list, list, list]:
+        floats, float_values, others, other_values = [], [], [], []
         for name, avg in self.module.state_dict().items():
             value = current[name].detach()
             if avg.is_floating_point():
-                avg.mul_(decay).add_(value.to(avg.dtype), alpha=1.0 - decay)
+                floats.append(avg)
+                float_values.append(value.to(avg.dtype).to(avg.device))
             else:
-                avg.copy_(value)
-        self.updates += 1
+                others.append(avg)
+                other_values.append(value)
+        return floats, float_values, others, other_values
 
     @property
     def current_decay(self) -> float:
