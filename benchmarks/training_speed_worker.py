@@ -20,8 +20,14 @@ is warm-up (oneDNN builds its kernels, the allocator grows); the benchmark uses 
 from __future__ import annotations
 
 import json
+import resource
 import sys
 import time
+
+
+def _faults() -> int:
+    """Minor page faults of this process so far (fresh pages the kernel had to zero)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def _clips(features):
@@ -49,14 +55,15 @@ def _clips(features):
 class StepClock:
     """Stands in for the trainer's progress bar: the trainer calls ``update(1)`` after every
     optimizer step, so the times between calls are the steps' times (wall and this process's
-    CPU time: on a machine shared with other work, CPU time is the steadier measure)."""
+    CPU time: on a machine shared with other work, CPU time is the steadier measure) and page
+    faults."""
 
     def __init__(self, log: list, **_: object):
         self.log = log
-        self.log.append(("start", time.perf_counter(), time.process_time()))
+        self.log.append(("start", time.perf_counter(), time.process_time(), _faults()))
 
     def update(self, n: int = 1) -> None:
-        self.log.append(("step", time.perf_counter(), time.process_time()))
+        self.log.append(("step", time.perf_counter(), time.process_time(), _faults()))
 
     def set_postfix(self, *args: object, **kwargs: object) -> None:
         pass
@@ -65,16 +72,16 @@ class StepClock:
         pass
 
 
-def step_times(log: list) -> list[list[tuple[float, float]]]:
-    """Per epoch, the (wall, cpu) seconds of each step."""
-    epochs: list[list[tuple[float, float]]] = []
+def step_times(log: list) -> list[list[tuple[float, float, int]]]:
+    """Per epoch, the (wall seconds, CPU seconds, page faults) of each step."""
+    epochs: list[list[tuple[float, float, int]]] = []
     prev = None
-    for kind, wall, cpu in log:
+    for kind, *now in log:
         if kind == "start":
             epochs.append([])
         else:
-            epochs[-1].append((wall - prev[0], cpu - prev[1]))
-        prev = (wall, cpu)
+            epochs[-1].append(tuple(b - a for a, b in zip(prev, now, strict=True)))
+        prev = now
     return epochs
 
 

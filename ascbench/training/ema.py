@@ -40,7 +40,7 @@ class ModelEma:
         if floats:
             torch._foreach_mul_(floats, decay)
             torch._foreach_add_(floats, float_values, alpha=1.0 - decay)
-        for avg, value in zip(others, other_values):
+        for avg, value in zip(others, other_values, strict=True):
             avg.copy_(value)
         self.updates += 1
 

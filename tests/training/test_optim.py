@@ -181,3 +181,40 @@ def test_recipe_options_come_from_field_or_extra():
     both = FutureRecipe(mixup_mode="sample", extra={"mixup_mode": "batch"})
     with pytest.raises(RecipeError, match="both as a field and in extra"):
         recipe_option(both, "mixup_mode", "batch")
+
+
+@pytest.mark.parametrize(
+    "recipe",
+    [
+        TrainingRecipe(optimizer="adam", lr=1e-2, weight_decay=1e-3),
+        TrainingRecipe(
+            optimizer="adamw", lr=1e-2, weight_decay=1e-2,
+            optimizer_params={"betas": [0.8, 0.99], "eps": 1e-7, "amsgrad": True},
+        ),
+        TrainingRecipe(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=1e-3),
+        TrainingRecipe(
+            optimizer="sgd", lr=0.1, momentum=0.9, optimizer_params={"nesterov": True}
+        ),
+    ],
+    ids=["adam", "adamw-amsgrad", "sgd", "sgd-nesterov"],
+)  # fmt: skip
+def test_multi_tensor_updates_give_the_loop_s_numbers(recipe):
+    """build_optimizer's foreach update must give bit-identical weights to PyTorch's loop."""
+    gen = torch.Generator().manual_seed(0)
+    shapes = [(8, 3, 3, 3), (8,), (10, 32), (10,)]
+    start = [torch.randn(s, generator=gen) for s in shapes]
+    grads = [[torch.randn(s, generator=gen) for s in shapes] for _ in range(5)]
+    results = []
+    for foreach in (True, False):
+        params = [torch.nn.Parameter(t.clone()) for t in start]
+        opt = build_optimizer(params, recipe)
+        assert opt.defaults["foreach"] is True
+        if not foreach:  # PyTorch's per-parameter loop, as before
+            for group in opt.param_groups:
+                group["foreach"] = False
+        for step in grads:
+            for p, g in zip(params, step, strict=True):
+                p.grad = g.clone()
+            opt.step()
+        results.append([p.detach() for p in params])
+    assert all(torch.equal(a, b) for a, b in zip(*results, strict=True))

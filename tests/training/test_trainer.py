@@ -356,3 +356,38 @@ def test_time_crop_longer_than_the_clips_is_skipped_with_a_note():
     result = train(model, data, recipe, progress=False)
     assert any("time_crop of 512 frames not applied" in n for n in result.notes)
     assert result.epochs_completed == 1
+
+
+def test_model_ema_multi_tensor_update_gives_the_loop_s_numbers():
+    """The foreach EMA update is the per-tensor rule avg·d + (1 - d)·value, bit for bit."""
+    seed_everything(3)
+    model = TinyNet()
+    ema = ModelEma(model, decay=0.99)
+    expected = {k: v.clone() for k, v in ema.state_dict().items()}
+    for _ in range(4):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn_like(p))
+            model.bn1.running_mean.add_(1.0)
+            model.bn1.num_batches_tracked.add_(1)
+        d = ema.current_decay
+        for name, value in model.state_dict().items():
+            if expected[name].is_floating_point():
+                expected[name].mul_(d).add_(value, alpha=1.0 - d)
+            else:
+                expected[name].copy_(value)
+        ema.update(model)
+    assert all(torch.equal(expected[k], v) for k, v in ema.state_dict().items())
+
+
+def test_training_restores_the_uninitialised_memory_fill(data):
+    train_set, _ = data
+    fill = torch.utils.deterministic
+    before = fill.fill_uninitialized_memory
+    try:
+        for setting in (True, False):
+            fill.fill_uninitialized_memory = setting
+            train(fresh(), train_set, TrainingRecipe(epochs=1), progress=False)
+            assert fill.fill_uninitialized_memory is setting
+    finally:
+        fill.fill_uninitialized_memory = before
