@@ -296,3 +296,18 @@ def test_second_process_waits_for_the_filler_and_reads(tmp_path: Path) -> None:
     filler.join()
     assert waiter.clips == 0 and slow.clips == 8
     np.testing.assert_array_equal(np.asarray(got.features), np.asarray(results["a"].features))
+
+
+def test_take_gathers_rows_as_indexing_does(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    values = (rng.standard_normal((12, 2, 5, 7)) * 30).astype(np.float16)
+    np.save(tmp_path / "features.npy", values)
+    memmap = np.load(tmp_path / "features.npy", mmap_mode="r")
+    rows = [7, 0, 7, 11, 3]
+    for features, transform in ((memmap, None), (values, None), (values, lambda x: x * 2 + 1)):
+        fs = FeatureSet(features, [f"c{i}" for i in range(12)], np.arange(12) % 10, [""] * 12,
+                        transform=transform)  # fmt: skip
+        taken = fs.take(rows)
+        assert taken.dtype == torch.float32 and taken.shape == (5, 2, 5, 7)
+        assert torch.equal(taken, torch.stack([fs[i][0] for i in rows]))
+        assert fs.take(torch.tensor(rows)).equal(taken) and fs.take([]).shape == (0, 2, 5, 7)
