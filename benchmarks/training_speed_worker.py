@@ -6,7 +6,7 @@ it on the working tree and one on the code of an older commit (``PYTHONPATH``), 
 the two in the same run. It only uses API that both have. Requests are JSON lines on stdin,
 answers JSON lines on stdout::
 
-    {"system": "kim2021_cnn_pr1", "batches": 4, "epochs": 2, "seed": 0}
+    {"system": "kim2021_cnn_pr1", "batches": 4, "epochs": 2, "seed": 0, "extra": {...}}
     -> {"system": ..., "steps": 4, "epoch_seconds": [..., ...], "batch": 32, ...}
 
 Each request trains a freshly built model (seeded) for ``epochs`` epochs of ``batches``
@@ -85,7 +85,9 @@ def step_times(log: list) -> list[list[tuple[float, float, int]]]:
     return epochs
 
 
-def time_system(registry, ruleset, name: str, batches: int, epochs: int, seed: int) -> dict:
+def time_system(
+    registry, ruleset, name: str, batches: int, epochs: int, seed: int, extra: dict | None = None
+) -> dict:
     import numpy as np
     import torch
 
@@ -96,6 +98,8 @@ def time_system(registry, ruleset, name: str, batches: int, epochs: int, seed: i
 
     system = registry.system(name)
     recipe = system.recipe
+    if extra:  # recipe options to try, e.g. {"memory_format": "channels_last"}
+        recipe = recipe.model_copy(update={"extra": {**recipe.extra, **extra}})
     shape = tuple(build_frontend(registry, system).output_shape(ruleset.clip_seconds))
     mode = trainer_module.RecipeOptions.from_recipe(recipe).mixup_mode
     two = recipe.mixup_alpha is not None and mode == "two_batches"
@@ -178,6 +182,7 @@ def main() -> None:
                 answer = time_system(
                     registry, ruleset, request["system"], int(request.get("batches", 4)),
                     int(request.get("epochs", 2)), int(request.get("seed", 0)),
+                    request.get("extra"),
                 )  # fmt: skip
         except Exception as exc:  # report, keep serving
             answer = {"error": f"{type(exc).__name__}: {exc}"}

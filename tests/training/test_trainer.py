@@ -391,3 +391,21 @@ def test_training_restores_the_uninitialised_memory_fill(data):
             assert fill.fill_uninitialized_memory is setting
     finally:
         fill.fill_uninitialized_memory = before
+
+
+def test_channels_last_recipe_option_is_deterministic_and_gives_back_a_contiguous_model(data):
+    train_set, test_set = data
+    recipe = FULL.model_copy(update={"extra": {**FULL.extra, "memory_format": "channels_last"}})
+    runs = []
+    for _ in range(2):
+        model = fresh(5)
+        result = train(model, train_set, recipe, seed=5, progress=False)
+        assert model.conv1.weight.is_contiguous()
+        runs.append((state(model), [r.loss for r in result.history]))
+    (a, loss_a), (b, loss_b) = runs
+    assert all(torch.equal(a[k], b[k]) for k in a) and loss_a == loss_b
+    plain = fresh(5)
+    train(plain, train_set, FULL, seed=5, progress=False)  # the default layout: close numbers
+    assert torch.allclose(plain.fc.weight, runs[0][0]["fc.weight"], atol=1e-3)
+    with pytest.raises(RecipeError, match="memory_format"):
+        train(fresh(), train_set, TrainingRecipe(extra={"memory_format": "nhwc"}), progress=False)
