@@ -232,6 +232,17 @@ class _Subset:
     def __getitem__(self, i: int):
         return self.clips[self.rows[i]]
 
+    def batch(self, indices):
+        """The clips at ``indices`` of this subset; ``Batch.indices`` are the subset's rows."""
+        from ascbench.training.data import collate, load_batch
+
+        rows = [int(i) for i in indices]
+        if not callable(getattr(self.clips, "batch", None)):
+            return collate([self[i] for i in rows], rows)
+        return load_batch(self.clips, [self.rows[i] for i in rows])._replace(
+            indices=torch.as_tensor(rows, dtype=torch.long)
+        )
+
 
 class _Clips:
     """A feature set as the trainer's ClipData: ``(features, label, device, filename)``."""
@@ -245,6 +256,19 @@ class _Clips:
     def __getitem__(self, i: int):
         x, label = self.features[i][:2]
         return x, label, self.features.devices[i], self.features.filenames[i]
+
+    def batch(self, indices):
+        """Many clips at once (one gather and one conversion), as the trainer reads them."""
+        from ascbench.training.data import Batch
+
+        rows = [int(i) for i in indices]
+        return Batch(
+            features=self.features.take(rows),
+            labels=torch.tensor([int(self.features.labels[i]) for i in rows], dtype=torch.long),
+            devices=[self.features.devices[i] for i in rows],
+            filenames=[self.features.filenames[i] for i in rows],
+            indices=torch.as_tensor(rows),
+        )
 
 
 #: Share of each scene's training recording locations held out as validation data when a

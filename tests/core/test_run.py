@@ -183,8 +183,10 @@ def test_interrupted_run_keeps_finished_entries(tiny_plugin, tiny_data, tmp_path
     code = _run(tiny_plugin, tiny_data, results, "--system", "tiny_ok", "--system", "tiny_broken")
     assert code == 130
     err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert err == (f"ascbench: interrupted; finished entries are kept in {results} (1 from this "
-                   "run); run the same command with --resume to do the rest")
+    assert err == (
+        f"ascbench: interrupted; finished entries are kept in {results} (1 from this "
+        "run); run the same command with --resume to do the rest"
+    )
     assert [e.system.name for e in ResultStore(results).load_all()] == [calls[0]]
 
 
@@ -311,3 +313,28 @@ def test_over_fixed_limits_names_the_limit(tiny_plugin):
     registry = load_registry(extra_modules=[tiny_plugin])
     system = registry.system("tiny_ok")
     assert over_fixed_limits(registry, system, registry.ruleset("dcase2022")) == []
+
+
+def test_runner_clip_adapters_read_batches_as_the_items_give_them():
+    import numpy as np
+    import torch
+
+    from ascbench.features.cache import FeatureSet
+    from ascbench.runner import _Clips, _Subset
+    from ascbench.training.data import collate
+
+    rng = np.random.default_rng(0)
+    features = FeatureSet(
+        rng.standard_normal((12, 1, 4, 5)).astype("float16"),
+        [f"c{i}.wav" for i in range(12)],
+        np.arange(12) % 10,
+        ["a", "b", "s4"] * 4,
+    )
+    for clips, rows in (
+        (_Clips(features), [7, 0, 11]),
+        (_Subset(_Clips(features), [9, 2, 5]), [2, 0]),
+    ):
+        fast, slow = clips.batch(rows), collate([clips[i] for i in rows], rows)
+        assert torch.equal(fast.features, slow.features) and fast.features.dtype == torch.float32
+        assert torch.equal(fast.labels, slow.labels) and torch.equal(fast.indices, slow.indices)
+        assert (fast.devices, fast.filenames) == (slow.devices, slow.filenames)

@@ -46,7 +46,13 @@ def recipe(epochs: int) -> TrainingRecipe:
         scheduler_params={"periods": WARM_RESTART_PERIODS, "eta_min": 1e-5},
         loss="cross_entropy",
         mixup_alpha=0.4,
-        extra={"mixup_mode": "two_batches", "checkpoint": "best_valid_accuracy"},
+        extra={
+            "mixup_mode": "two_batches",
+            "checkpoint": "best_valid_accuracy",
+            # speed, not the report: 1.9x faster training steps on the CPU (same numbers run to
+            # run; float sums in another order than contiguous tensors give)
+            "memory_format": "channels_last",
+        },
     )
 
 

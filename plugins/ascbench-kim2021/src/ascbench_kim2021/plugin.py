@@ -39,7 +39,10 @@ RECIPE = TrainingRecipe(
     mixup_mode="batch",
     checkpoint="best_valid_loss",
     # re-training after pruning (ambiguity 3); used by `ascbench run --full`
-    extra={"finetune_epochs": FINETUNE_EPOCHS},
+    extra={
+        "finetune_epochs": FINETUNE_EPOCHS,
+        "memory_format": "channels_last",  # speed, not the report: 1.4x faster steps on the CPU
+    },
 )
 
 #: Table 2: non-zero parameters per layer (biases included) and in total.

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ascbench import Model, System, hookimpl
 from ascbench.systems import ComponentRef, EvaluationSettings, ReportedResults, TrainingRecipe
 from ascbench_puy2021.inference import TEST_CHAIN

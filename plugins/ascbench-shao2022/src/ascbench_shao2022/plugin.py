@@ -40,6 +40,7 @@ DISTILLATION = {"teacher": TEACHER, "temperature": 2.0, "weight": 0.5}
 def recipe(distill: bool) -> TrainingRecipe:
     """Report §2.1, §2.3 and §3.1 (both networks trained the same way, 310 epochs)."""
     extra: dict = {
+        "memory_format": "channels_last",  # speed, not the report: 1.1x faster steps on the CPU
         # "two data batches ... randomly mixed in each training step"
         "mixup_mode": "two_batches",
         # Features tiled x2 in time (72 frames) and randomly cropped back to 36 = a random
