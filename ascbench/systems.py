@@ -32,6 +32,19 @@ class SpecAugment(_Strict):
     freq_masks: int = Field(1, ge=0)
     freq_width: int = Field(0, ge=0, description="Maximum width of one frequency mask, in bins.")
     per_sample: bool = Field(True, description="Draw masks per example (else one per batch).")
+    reference_frames: int | None = Field(
+        None,
+        ge=1,
+        description="Frames of the clips time_width was chosen for (e.g. 640 for a 10-s recipe); "
+        "on clips of another length the time width scales with it, so that a 10-s recipe's "
+        "64-frame masks do not blank most of a 1-s clip. Null: time_width as given.",
+    )
+
+    def time_width_for(self, frames: int) -> int:
+        """The maximum time-mask width on clips of ``frames`` frames."""
+        if self.reference_frames is None or frames == self.reference_frames:
+            return self.time_width
+        return max(1, round(self.time_width * frames / self.reference_frames))
 
 
 class Distillation(_Strict):

@@ -64,11 +64,13 @@ def spec_augment(
     ``settings.time_masks`` stripes of up to ``time_width`` frames and ``freq_masks`` stripes
     of up to ``freq_width`` bins are set to ``fill`` (0, as torchlibrosa's
     ``SpecAugmentation``). Masks are drawn per example when ``per_sample`` is true, else once
-    for the whole batch; all channels of an example share its masks.
+    for the whole batch; all channels of an example share its masks. With
+    ``reference_frames``, the time width scales to clips of another length
+    (:meth:`~ascbench.systems.SpecAugment.time_width_for`).
     """
     b, _, f, t = x.shape
     rows = b if settings.per_sample else 1
-    time = stripe_mask(rows, t, settings.time_masks, settings.time_width, rng)
+    time = stripe_mask(rows, t, settings.time_masks, settings.time_width_for(t), rng)
     freq = stripe_mask(rows, f, settings.freq_masks, settings.freq_width, rng)
     mask = time.view(rows, 1, 1, t) | freq.view(rows, 1, f, 1)
     return x.masked_fill(mask.to(x.device), fill)

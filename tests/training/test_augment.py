@@ -211,3 +211,15 @@ def test_augmentations_are_reproducible_with_the_same_generator():
     a, b, c = pipeline(1), pipeline(1), pipeline(2)
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
     assert not torch.equal(a[0], c[0])
+
+
+def test_spec_augment_time_width_scales_from_its_reference_clip_length():
+    ten_second = SpecAugment(time_masks=1, time_width=64, freq_masks=0, reference_frames=640)
+    assert ten_second.time_width_for(640) == 64
+    assert ten_second.time_width_for(64) == 6  # a 1-s clip: 10 % of its frames, not all of them
+    assert ten_second.time_width_for(3) == 1  # never below one frame
+    assert SpecAugment(time_width=64).time_width_for(64) == 64  # no reference: as given
+    x = torch.ones(200, 1, 4, 64)
+    out = spec_augment(x, ten_second, np.random.default_rng(0))
+    masked_frames = (out[:, 0, 0, :] == 0).sum(dim=1)
+    assert int(masked_frames.max()) <= 6 and int(masked_frames.max()) >= 5

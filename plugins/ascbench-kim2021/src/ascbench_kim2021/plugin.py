@@ -31,9 +31,11 @@ RECIPE = TrainingRecipe(
     loss="cross_entropy",
     mixup_alpha=0.2,
     # "randomly chosen 15% of frequency channels and 40% of time-frames ... for each
-    # mini-batch": one block each, up to 38 of 256 bins and 172 of 431 frames (ambiguity 6).
+    # mini-batch": one block each, up to 38 of 256 bins and 172 of 431 frames (ambiguity 6);
+    # 40 % of the frames on clips of any length (18 of 44 on 1-s clips).
     specaugment=SpecAugment(
-        time_masks=1, time_width=172, freq_masks=1, freq_width=38, per_sample=False
+        time_masks=1, time_width=172, freq_masks=1, freq_width=38, per_sample=False,
+        reference_frames=431,
     ),
     frozen_layers=["layer1", "layer2"],  # VGGish conv1/conv2, fixed during phase 1
     mixup_mode="batch",

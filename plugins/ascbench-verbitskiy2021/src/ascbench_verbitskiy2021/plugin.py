@@ -43,9 +43,12 @@ def recipe(n_mels: int) -> TrainingRecipe:
         },
         loss="cross_entropy",
         mixup_alpha=0.6,
-        # SpecAugment is used but its parameters are not given (proposal, notes 002 #5).
+        # SpecAugment is used but its parameters are not given (proposal, notes 002 #5): masks
+        # of up to 64 of the 640 frames of a 10-s clip, scaled to 6 of 64 on 1-s clips (64
+        # frames twice would blank most of a 1-s clip).
         specaugment=SpecAugment(
-            time_masks=2, time_width=64, freq_masks=2, freq_width=n_mels // 8, per_sample=True
+            time_masks=2, time_width=64, freq_masks=2, freq_width=n_mels // 8, per_sample=True,
+            reference_frames=FRAMES_10S,
         ),
         ema_decay=0.999,
         extra={
