@@ -33,6 +33,20 @@ class Component:
     def build(self, **params: Any) -> Any:
         return self.factory(**params)
 
+    @classmethod
+    def of(cls, factory: Callable[..., Any], description: str | None = None, **fields: Any):
+        """An entry named after its definition: ``factory.name`` where the factory declares
+        one (a compressor class), else its ``__name__`` (a model function); the description
+        defaults to ``factory.description`` or the first line of its docstring."""
+        name = getattr(factory, "name", None)
+        if not isinstance(name, str):
+            name = getattr(factory, "__name__", "")
+        if description is None:
+            description = getattr(factory, "description", None)
+        if not isinstance(description, str):
+            description = ((factory.__doc__ or "").strip().splitlines() or [""])[0]
+        return cls(name, factory, description, **fields)
+
 
 @dataclass(frozen=True)
 class Frontend(Component):

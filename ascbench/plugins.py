@@ -13,6 +13,7 @@ import importlib
 import os
 import sys
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -188,86 +189,104 @@ def load_registry(
     pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
     registry = Registry()
-    candidates: list[tuple[PluginInfo, Any]] = []  # (info, loader returning the plugin object)
-
-    if builtin:
-        candidates.append(
-            (PluginInfo("ascbench", "built-in", module="ascbench.builtin"), "ascbench.builtin")
-        )
-    if entry_points:
-        for ep in _entry_points():
-            dist = getattr(ep, "dist", None)
-            info = PluginInfo(
-                ep.name,
-                "entry point",
-                module=ep.value,
-                distribution=dist.name if dist else "",
-                version=dist.version if dist else "",
-            )
-            candidates.append((info, ep))
-    modules = list(extra_modules) + (_plugin_modules_from_env() if environment else [])
-    for module in dict.fromkeys(modules):  # keep order, drop repeats
-        origin = "--plugin" if module in extra_modules else ENV_PLUGINS
-        candidates.append((PluginInfo(module, origin, module=module), module))
-
     seen: set[str] = set()
-    for info, source in candidates:
+    for info, source in _candidates(extra_modules, entry_points, environment, builtin):
         registry.plugins.append(info)
         if info.name in seen:
             info.errors.append(f"a plugin named '{info.name}' is already loaded; skipped")
             continue
         seen.add(info.name)
-        try:
-            plugin = (
-                source.load()
-                if isinstance(source, metadata.EntryPoint)
-                else _import_plugin_module(source)
-            )
-        except Exception as exc:  # a broken plugin must not take the others down
-            info.errors.append(f"failed to import {info.module}: {_one_line(exc)}")
-            continue
-        if pm.is_registered(plugin):  # `--plugin m` for a module an entry point loaded
-            registry.plugins.remove(info)
-            continue
-        if isinstance(plugin, type):
-            info.errors.append(
-                f"{info.module} is a class; register a module or an instance with @hookimpl "
-                "functions"
-            )
-            continue
-        try:
-            pm.register(plugin, name=info.name)
-            pm.check_pending()
-        except Exception as exc:  # pluggy.PluginValidationError and friends
-            pm.unregister(name=info.name)
-            info.errors.append(_hook_error(exc))
-            continue
+        _register(pm, registry, info, source)
+    _collect_entries(pm, registry)
+    return registry
 
+
+def _candidates(
+    extra_modules: Sequence[str], entry_points: bool, environment: bool, builtin: bool
+) -> list[tuple[PluginInfo, Any]]:
+    """``(info, source)`` of every plugin to load, in order: built-in, entry points,
+    ``--plugin`` modules, ``ASCBENCH_PLUGINS`` modules (a source is an entry point or a module
+    path)."""
+    candidates: list[tuple[PluginInfo, Any]] = []
+    if builtin:
+        candidates.append(
+            (PluginInfo("ascbench", "built-in", module="ascbench.builtin"), "ascbench.builtin")
+        )
+    for ep in _entry_points() if entry_points else ():
+        dist = getattr(ep, "dist", None)
+        info = PluginInfo(
+            ep.name,
+            "entry point",
+            module=ep.value,
+            distribution=dist.name if dist else "",
+            version=dist.version if dist else "",
+        )
+        candidates.append((info, ep))
+    modules = list(extra_modules) + (_plugin_modules_from_env() if environment else [])
+    for module in dict.fromkeys(modules):  # keep order, drop repeats
+        origin = "--plugin" if module in extra_modules else ENV_PLUGINS
+        candidates.append((PluginInfo(module, origin, module=module), module))
+    return candidates
+
+
+def _register(pm: pluggy.PluginManager, registry: Registry, info: PluginInfo, source) -> None:
+    """Import one plugin and register it with ``pm``; what goes wrong goes to ``info.errors``."""
+    try:
+        plugin = (
+            source.load() if isinstance(source, metadata.EntryPoint)
+            else _import_plugin_module(source)
+        )  # fmt: skip
+    except Exception as exc:  # a broken plugin must not take the others down
+        info.errors.append(f"failed to import {info.module}: {_one_line(exc)}")
+        return
+    if pm.is_registered(plugin):  # `--plugin m` for a module an entry point loaded
+        registry.plugins.remove(info)
+        return
+    if isinstance(plugin, type):
+        info.errors.append(
+            f"{info.module} is a class; register a module or an instance with @hookimpl "
+            "functions"
+        )
+        return
+    try:
+        pm.register(plugin, name=info.name)
+        pm.check_pending()
+    except Exception as exc:  # pluggy.PluginValidationError and friends
+        pm.unregister(name=info.name)
+        info.errors.append(_hook_error(exc))
+
+
+def _collect_entries(pm: pluggy.PluginManager, registry: Registry) -> None:
+    """Call every ``register_*`` hook of every registered plugin and add what it returns."""
     infos = {info.name: info for info in registry.plugins}
     for hook_name, (kind, cls) in HOOKS.items():
-        caller = getattr(pm.hook, hook_name)
         # get_hookimpls() lists implementations in registration order.
-        for impl in caller.get_hookimpls():
+        for impl in getattr(pm.hook, hook_name).get_hookimpls():
             info = infos[impl.plugin_name]
-            try:
-                result = impl.function()
-            except Exception as exc:
-                info.errors.append(f"{hook_name}() raised {_one_line(exc)}")
-                continue
-            if result is None:
-                continue
-            if not isinstance(result, (list, tuple)):
-                info.errors.append(f"{hook_name}() must return a list, got {type(result).__name__}")
-                continue
-            for entry in result:
-                if not isinstance(entry, cls):
+            for entry in _hook_result(info, hook_name, impl.function):
+                if isinstance(entry, cls):
+                    registry._add(info, kind, entry)
+                else:
                     info.errors.append(
                         f"{hook_name}() returned a {type(entry).__name__}; expected "
                         f"ascbench.{cls.__name__}"
                     )
-                    continue
-                registry._add(info, kind, entry)
-    return registry
+
+
+def _hook_result(info: PluginInfo, hook_name: str, function) -> list | tuple:
+    """What one hook implementation returns (a list), or nothing if it raised or returned
+    something else (said in ``info.errors``)."""
+    try:
+        result = function()
+    except Exception as exc:
+        info.errors.append(f"{hook_name}() raised {_one_line(exc)}")
+        return []
+    if result is None:
+        return []
+    if not isinstance(result, (list, tuple)):
+        info.errors.append(f"{hook_name}() must return a list, got {type(result).__name__}")
+        return []
+    return result
 
 
 def _hook_error(exc: BaseException) -> str:

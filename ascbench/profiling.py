@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
+from ascbench.build import BuiltSystem, build_system
 from ascbench.complexity import ComplexityReport
 from ascbench.errors import AscbenchError
 from ascbench.plugins import Registry
@@ -52,45 +53,20 @@ class ProfileResult(BaseModel):
     systems: list[SystemProfile]
 
 
-def build_frontend(registry: Registry, system: System):
-    return registry.get("frontend", system.frontend.name).build(**system.frontend.params)
-
-
-def build_model(
-    registry: Registry, system: System, input_shape, num_classes: int
-) -> torch.nn.Module:
-    entry = registry.get("model", system.model.name)
-    model = entry.build(
-        num_classes=num_classes, input_shape=tuple(input_shape), **system.model.params
-    )
-    if not isinstance(model, torch.nn.Module):
-        raise AscbenchError(
-            f"model '{entry.name}' (plugin '{entry.plugin}') returned {type(model).__name__}, "
-            "not a torch.nn.Module"
-        )
-    return model
-
-
-def feature_shape(registry: Registry, system: System, ruleset: RuleSet) -> tuple[int, int, int]:
-    return build_frontend(registry, system).output_shape(ruleset.clip_seconds)
-
-
-def compress_for_profile(
-    registry: Registry, system: System, model: torch.nn.Module, ruleset: RuleSet, shape
-) -> tuple[torch.nn.Module, list]:
-    """Apply the system's compressor chain without data: random calibration batches, no
+def compress_without_data(built: BuiltSystem, ruleset: RuleSet) -> tuple[torch.nn.Module, list]:
+    """Apply a built system's compressor chain without data: random calibration batches, no
     fine-tuning. Returns the compressed model and the chain's stage records."""
-    from ascbench.compressors import CompressionContext, build_steps, run_chain
+    from ascbench.compressors import CompressionContext, run_chain
+
+    shape = built.input_shape
 
     def calibration():
         generator = torch.Generator().manual_seed(0)
         for _ in range(4):
             yield torch.randn((8, *shape), generator=generator)
 
-    resolve = {name: entry.factory for name, entry in registry.entries["compressor"].items()}
-    steps = build_steps(system.compressors, resolve)
     context = CompressionContext(calibration=calibration, ruleset=ruleset, input_shape=shape)
-    return run_chain(model, steps, context, ruleset, shape)
+    return run_chain(built.model, built.compressor_steps, context, ruleset, shape)
 
 
 def profile_system(registry: Registry, system: System, ruleset: RuleSet) -> SystemProfile:
@@ -103,13 +79,12 @@ def profile_system(registry: Registry, system: System, ruleset: RuleSet) -> Syst
 
     stages: list[StageSummary] = []
     try:
-        shape = feature_shape(registry, system, ruleset)
         # seeded, so that non-zero counts (weights after pruning) repeat from run to run
         with torch.random.fork_rng():
             torch.manual_seed(0)
-            model = build_model(registry, system, shape, ruleset.num_classes)
-            model, records = compress_for_profile(registry, system, model, ruleset, shape)
-        report = measure_compressed(model, ruleset, shape)
+            built = build_system(system, registry, ruleset)
+            model, records = compress_without_data(built, ruleset)
+        report = measure_compressed(model, ruleset, built.input_shape)
         stages = [
             StageSummary(
                 name=r.name,

@@ -548,11 +548,20 @@ def check_meta(meta: dict[str, Any], ruleset: str) -> list[str]:
     """The problems the official validator would report for a meta mapping, plus the fields
     still left null (to be filled in by hand)."""
     fmt = submission_format(ruleset)
-    problems: list[str] = []
-    sub = meta.get("submission") or {}
-    for key in ("label", "name", "abbreviation", "authors"):
-        if key not in sub:
-            problems.append(f"submission.{key} is missing")
+    problems = _submission_problems(meta.get("submission") or {}, fmt)
+    problems += _system_problems(meta.get("system") or {}, fmt)
+    dev = (meta.get("results") or {}).get("development_dataset") or {}
+    problems += _results_problems(dev)
+    return problems
+
+
+def _missing_keys(mapping: dict[str, Any], keys: Sequence[str], where: str) -> list[str]:
+    return [f"{where}.{key} is missing" for key in keys if key not in mapping]
+
+
+def _submission_problems(sub: dict[str, Any], fmt: SubmissionFormat) -> list[str]:
+    """Problems of the meta's ``submission`` block: label, abbreviation and authors."""
+    problems = _missing_keys(sub, ("label", "name", "abbreviation", "authors"), "submission")
     label = str(sub.get("label", ""))
     parts = label.split("_")
     if len(parts) != 4 or parts[2] != fmt.task:
@@ -566,10 +575,13 @@ def check_meta(meta: dict[str, Any], ruleset: str) -> list[str]:
         for key in ("lastname", "firstname", "email", "affiliation"):
             if author.get(key) in (None, ""):
                 problems.append(f"submission.authors[{i}].{key} is not filled in")
-    system = meta.get("system") or {}
-    for key in ("description", "complexity", "external_datasets", "source_code"):
-        if key not in system:
-            problems.append(f"system.{key} is missing")
+    return problems
+
+
+def _system_problems(system: dict[str, Any], fmt: SubmissionFormat) -> list[str]:
+    """Problems of the meta's ``system`` block: the description fields and the parameters."""
+    keys = ("description", "complexity", "external_datasets", "source_code")
+    problems = _missing_keys(system, keys, "system")
     description = system.get("description") or {}
     for key in fmt.description_fields:
         if key not in description:
@@ -579,20 +591,23 @@ def check_meta(meta: dict[str, Any], ruleset: str) -> list[str]:
     total = (system.get("complexity") or {}).get("total_parameters")
     if not isinstance(total, int) or isinstance(total, bool):
         problems.append("system.complexity.total_parameters is not an integer")
-    dev = (meta.get("results") or {}).get("development_dataset") or {}
-    for key in ("overall", "class_wise", "device_wise"):
-        if key not in dev:
-            problems.append(f"results.development_dataset.{key} is missing")
+    return problems
+
+
+def _results_problems(dev: dict[str, Any]) -> list[str]:
+    """Problems of ``results.development_dataset``: every scene and device, and the scores."""
+    where = "results.development_dataset"
+    problems = _missing_keys(dev, ("overall", "class_wise", "device_wise"), where)
     for block, names in (("class_wise", SCENES), ("device_wise", DEVICES)):
         missing = [n for n in names if n not in (dev.get(block) or {})]
         if missing:
-            problems.append(f"results.development_dataset.{block} lacks {', '.join(missing)}")
+            problems.append(f"{where}.{block} lacks {', '.join(missing)}")
     for block in ("overall",):
         values = dev.get(block) or {}
         for key in ("logloss", "accuracy"):
             value = values.get(key)
             if not isinstance(value, (int, float)) or not math.isfinite(value):
-                problems.append(f"results.development_dataset.{block}.{key} is not a number")
+                problems.append(f"{where}.{block}.{key} is not a number")
     return problems
 
 
@@ -617,6 +632,9 @@ def meta_yaml_text(meta: dict[str, Any], entry: LeaderboardEntry) -> str:
             + "."
         )
     lines.append("# Fill in every null field (authors, system description) before submitting.")
+    if entry.system.deviations:
+        lines.append("# Deviations from the report, as the plugin states them:")
+        lines += [f"#  - {' '.join(d.split())}" for d in entry.system.deviations]
     body = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, default_flow_style=False)
     return "\n".join(lines) + "\n" + body
 

@@ -37,7 +37,7 @@ from typing import Any
 
 def _groups(registry, names: list[str]) -> list[list[str]]:
     """Systems in groups that run in one process: a teacher and its students together."""
-    from ascbench.runner import teacher_of
+    from ascbench.jobs.plan import teacher_of
 
     by_teacher: dict[str, list[str]] = {}
     singles: list[list[str]] = []
@@ -73,10 +73,9 @@ def _curve(name: str, epochs: int, seed: int, device: str, overrides: dict, teac
     """Train one system for ``epochs`` epochs, evaluating on the test split after each."""
     import torch
 
+    from ascbench.build import build_frontend, build_model
     from ascbench.features import features_for
     from ascbench.plugins import load_registry
-    from ascbench.profiling import build_frontend, build_model
-    from ascbench.runner import _Clips
     from ascbench.training import seed_everything, train
     from ascbench.training.trainer import Teacher
 
@@ -100,7 +99,7 @@ def _curve(name: str, epochs: int, seed: int, device: str, overrides: dict, teac
         teacher = Teacher(
             logits=teacher_logits, temperature=spec.temperature, weight=spec.weight
         )
-    train_clips, test_clips = _Clips(feats["train"]), _Clips(feats["test"])
+    train_clips, test_clips = feats["train"], feats["test"]
     start = time.perf_counter()
     result = train(
         model, train_clips, system.recipe, epochs=epochs, seed=seed, device=device,

@@ -133,8 +133,8 @@ def _median_step(answer: dict) -> tuple[float, float]:
 def _forward_macs(registry, name: str) -> int:
     import torch
 
+    from ascbench.build import build_frontend, build_model
     from ascbench.complexity import measure
-    from ascbench.profiling import build_frontend, build_model
 
     ruleset = registry.ruleset("dcase2022")
     system = registry.system(name)

@@ -11,9 +11,10 @@ answers JSON lines on stdout::
 
 Each request trains a freshly built model (seeded) for ``epochs`` epochs of ``batches``
 batches of random float16 features of the frontend's output shape, read the way ``ascbench
-run`` reads its feature cache (a :class:`~ascbench.features.cache.FeatureSet` behind the
-runner's ``_Clips`` adapter), on one torch thread, as the default run trains. The first epoch
-is warm-up (oneDNN builds its kernels, the allocator grows); the benchmark uses the last.
+run`` reads its feature cache (a :class:`~ascbench.features.cache.FeatureSet`, which is
+the trainer's clip data itself; before the redesign it sat behind ``runner._Clips``), on one
+torch thread, as the default run trains. The first epoch is warm-up (oneDNN builds its
+kernels, the allocator grows); the benchmark uses the last.
 ``{"matmul": 1024, "repeats": 5}`` answers the best time of an fp32 ``n x n @ n x n`` matmul.
 """
 
@@ -31,9 +32,11 @@ def _faults() -> int:
 
 
 def _clips(features):
-    try:
-        from ascbench.runner import _Clips  # the adapter `ascbench run` trains through
-    except ImportError:  # pragma: no cover - a runner without it
+    if callable(getattr(features, "batch", None)):  # a feature set is clip data itself
+        return features
+    try:  # before the redesign, `ascbench run` trained through runner._Clips
+        from ascbench.runner import _Clips
+    except ImportError:  # pragma: no cover - a checkout without it
         _Clips = None
     if _Clips is not None:
         return _Clips(features)
@@ -92,8 +95,11 @@ def time_system(
     import torch
 
     import ascbench.training.trainer as trainer_module
+    try:
+        from ascbench.build import build_frontend, build_model
+    except ImportError:  # pragma: no cover - a checkout before ascbench.build
+        from ascbench.profiling import build_frontend, build_model
     from ascbench.features.cache import FeatureSet
-    from ascbench.profiling import build_frontend, build_model
     from ascbench.training import Teacher, seed_everything, train
 
     system = registry.system(name)

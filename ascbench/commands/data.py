@@ -18,7 +18,13 @@ HELP = "create the synthetic TAU-shaped dataset or check a dataset folder"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="data_command", metavar="ACTION")
+    _add_synth(sub)
+    _add_check(sub)
+    _add_default(sub)
+    parser.set_defaults(_data_parser=parser)
 
+
+def _add_synth(sub: argparse._SubParsersAction) -> None:
     synth = sub.add_parser(
         "synth",
         help="write a small synthetic dataset in the official TAU layout",
@@ -31,27 +37,47 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     synth.add_argument("--style", choices=("tau2022", "tau2020"), default="tau2022",
                        help="tau2022: 1-s clips (default); tau2020: 10-s clips")  # fmt: skip
     synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    synth.add_argument("--locations-train", type=int, metavar="N",
-                       help="training locations per scene (default 6; tau2020: 5)")
-    synth.add_argument("--locations-test", type=int, metavar="N",
-                       help="test locations per scene (default 3)")
-    synth.add_argument("--train-a", type=int, metavar="N",
-                       help="device-a training segments per scene (default 30; tau2020: 20)")
+    synth.add_argument(
+        "--locations-train",
+        type=int,
+        metavar="N",
+        help="training locations per scene (default 6; tau2020: 5)",
+    )
+    synth.add_argument(
+        "--locations-test", type=int, metavar="N", help="test locations per scene (default 3)"
+    )
+    synth.add_argument(
+        "--train-a",
+        type=int,
+        metavar="N",
+        help="device-a training segments per scene (default 30; tau2020: 20)",
+    )
     synth.add_argument("--train-per-device", type=int, metavar="N",
                        help="training recordings per scene on each of b, c, s1-s3 (default 3; "
                        "tau2020: 2)")  # fmt: skip
-    synth.add_argument("--test-per-device", type=int, metavar="N",
-                       help="test recordings per scene on each of the 9 devices (default 2)")
-    synth.add_argument("--slices", type=int, metavar="K",
-                       help="tau2022: 1-s slices kept per 10-s recording, 1-10 (default 3)")
+    synth.add_argument(
+        "--test-per-device",
+        type=int,
+        metavar="N",
+        help="test recordings per scene on each of the 9 devices (default 2)",
+    )
+    synth.add_argument(
+        "--slices",
+        type=int,
+        metavar="K",
+        help="tau2022: 1-s slices kept per 10-s recording, 1-10 (default 3)",
+    )
     synth.add_argument("--spread", type=float, metavar="X",
                        help="how much locations of a scene differ (default 0.75; higher = "
                        "harder)")  # fmt: skip
-    synth.add_argument("--scenes", metavar="LIST",
-                       help="comma-separated subset of the ten scenes (default: all)")
+    synth.add_argument(
+        "--scenes", metavar="LIST", help="comma-separated subset of the ten scenes (default: all)"
+    )
     synth.add_argument("--force", action="store_true", help="replace OUT if it exists")
     synth.add_argument("--quiet", action="store_true", help="no progress bar")
 
+
+def _add_check(sub: argparse._SubParsersAction) -> None:
     check = sub.add_parser(
         "check",
         help="check a dataset and print what it holds",
@@ -65,9 +91,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     check.add_argument("--full", action="store_true",
                        help="read every audio header, not a sample of 256 (and verify the "
                        "content hash of synthetic data)")  # fmt: skip
-    check.add_argument("--decode", action="store_true",
-                       help="decode every audio file to find unusable audio (slow)")
+    check.add_argument(
+        "--decode",
+        action="store_true",
+        help="decode every audio file to find unusable audio (slow)",
+    )
 
+
+def _add_default(sub: argparse._SubParsersAction) -> None:
     default = sub.add_parser(
         "default",
         help="generate (once) and show the cached synthetic default dataset",
@@ -76,19 +107,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     default.add_argument("--clip-seconds", type=float, default=1.0,
                          help="1 (tau2022 style, default) or 10 (tau2020 style)")  # fmt: skip
-    parser.set_defaults(_data_parser=parser)
 
 
 def _common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default="fold1",
                         help="training list: fold1 (default), split5/10/25/50/100 (DCASE 2024) "
                         "or the path of a split CSV")  # fmt: skip
-    parser.add_argument("--clip-seconds", type=float, default=None,
-                        help="require this clip length (1 for DCASE 2022, 10 for DCASE 2021)")
-    parser.add_argument("--skip-missing", action="store_true",
-                        help="leave out listed files that are missing (recorded in the notes)")
-    parser.add_argument("--skip-unknown-labels", action="store_true",
-                        help="labels CSV: leave out rows whose label is not a DCASE scene")
+    parser.add_argument(
+        "--clip-seconds",
+        type=float,
+        default=None,
+        help="require this clip length (1 for DCASE 2022, 10 for DCASE 2021)",
+    )
+    parser.add_argument(
+        "--skip-missing",
+        action="store_true",
+        help="leave out listed files that are missing (recorded in the notes)",
+    )
+    parser.add_argument(
+        "--skip-unknown-labels",
+        action="store_true",
+        help="labels CSV: leave out rows whose label is not a DCASE scene",
+    )
 
 
 def run(args: argparse.Namespace, ctx: object) -> int:
@@ -156,30 +196,45 @@ def _default(args: argparse.Namespace) -> int:
 
 def print_report(report) -> None:  # noqa: ANN001 - DataReport
     """Print a :class:`~ascbench.data.checks.DataReport` for people."""
-    from ascbench.scenes import DEVICES, SCENES
-
     print(f"dataset: {report.path}")
     for fact in report.facts:
         print(f"  {fact}")
-    ds = report.dataset
-    if ds is not None:
-        print(f"  name: {ds.name}   clip length: {ds.clip_seconds:g} s   sample rate: "
-              f"{ds.sample_rate} Hz")  # fmt: skip
-        parts = list(ds.splits)
-        devices = Counter(c.device or "?" for clips in ds.splits.values() for c in clips)
-        order = [d for d in DEVICES if d in devices] + sorted(set(devices) - set(DEVICES))
-        _table("clips per split and device", parts, order,
-               {p: Counter(c.device or "?" for c in ds.splits[p]) for p in parts})
-        per_scene = {p: Counter(c.scene_label for c in ds.splits[p]) for p in parts}
-        print("  clips per scene and split:")
-        print("    " + "scene".ljust(19) + "".join(p.rjust(8) for p in parts))
-        for scene in SCENES:
-            print("    " + scene.ljust(19) + "".join(str(per_scene[p][scene]).rjust(8)
-                                                   for p in parts))  # fmt: skip
-        locs = {p: len({c.identifier for c in ds.splits[p] if c.identifier}) for p in parts}
-        print("  locations: " + ", ".join(f"{p} {n}" for p, n in locs.items()))
-        for note in ds.notes:
-            print(f"  note: {note}")
+    if report.dataset is not None:
+        _print_dataset(report.dataset)
+    _print_problems(report)
+
+
+def _print_dataset(ds) -> None:  # noqa: ANN001 - Dataset
+    """Name, clip length, sample rate, clips per split and device/scene, locations, notes."""
+    from ascbench.scenes import DEVICES
+
+    print(f"  name: {ds.name}   clip length: {ds.clip_seconds:g} s   sample rate: "
+          f"{ds.sample_rate} Hz")  # fmt: skip
+    parts = list(ds.splits)
+    devices = Counter(c.device or "?" for clips in ds.splits.values() for c in clips)
+    order = [d for d in DEVICES if d in devices] + sorted(set(devices) - set(DEVICES))
+    _table("clips per split and device", parts, order,
+           {p: Counter(c.device or "?" for c in ds.splits[p]) for p in parts})  # fmt: skip
+    _print_scenes(ds, parts)
+    locs = {p: len({c.identifier for c in ds.splits[p] if c.identifier}) for p in parts}
+    print("  locations: " + ", ".join(f"{p} {n}" for p, n in locs.items()))
+    for note in ds.notes:
+        print(f"  note: {note}")
+
+
+def _print_scenes(ds, parts: list[str]) -> None:  # noqa: ANN001 - Dataset
+    from ascbench.scenes import SCENES
+
+    per_scene = {p: Counter(c.scene_label for c in ds.splits[p]) for p in parts}
+    print("  clips per scene and split:")
+    print("    " + "scene".ljust(19) + "".join(p.rjust(8) for p in parts))
+    for scene in SCENES:
+        print("    " + scene.ljust(19) + "".join(str(per_scene[p][scene]).rjust(8)
+                                               for p in parts))  # fmt: skip
+
+
+def _print_problems(report) -> None:  # noqa: ANN001 - DataReport
+    """The warnings and errors, then OK or how many problems were found."""
     for warning in report.warnings:
         print(f"  warning: {warning}")
     for error in report.errors:

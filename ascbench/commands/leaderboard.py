@@ -16,6 +16,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ascbench.leaderboard.defaults import DEFAULT_OUT, DEFAULT_RESULTS
+
 NAME = "leaderboard"
 HELP = "show, merge, render and publish leaderboards from result files"
 
@@ -35,8 +37,6 @@ def _add_common(parser: argparse.ArgumentParser, *, rules: bool = True) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ascbench.leaderboard.store import DEFAULT_RESULTS
-
     sub = parser.add_subparsers(dest="leaderboard_action", metavar="ACTION", required=True)
 
     show = sub.add_parser("show", help="print the ranked table(s) in the terminal")
@@ -115,8 +115,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_publish(sub: argparse._SubParsersAction) -> None:
-    from ascbench.leaderboard.publish import DEFAULT_OUT
-
     publish = sub.add_parser(
         "publish",
         help="verify results and write the published leaderboard directory",
@@ -185,7 +183,6 @@ def run(args: argparse.Namespace, ctx: object) -> int:
 def _show(args: argparse.Namespace, errors: list[str] | None) -> int:
     from ascbench.leaderboard.board import merge
     from ascbench.leaderboard.render import render_text, select_boards
-    from ascbench.leaderboard.store import DEFAULT_RESULTS
 
     inputs = [*args.inputs, *([args.results] if args.results else [])] or [DEFAULT_RESULTS]
     boards = merge(inputs, errors=errors)
@@ -217,7 +214,6 @@ def _merge(args: argparse.Namespace, errors: list[str] | None) -> int:
 def _render(args: argparse.Namespace, errors: list[str] | None) -> int:
     from ascbench.leaderboard.board import merge
     from ascbench.leaderboard.render import render_all, select_boards
-    from ascbench.leaderboard.store import DEFAULT_RESULTS
 
     inputs = args.input or [args.results or DEFAULT_RESULTS]
     boards = merge(inputs, errors=errors)
@@ -265,7 +261,7 @@ def _publish(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
-    from ascbench.leaderboard.entry import schema_text, write_schema
+    from ascbench.leaderboard.schema import schema_text, write_schema
 
     if args.out:
         print(write_schema(args.out))

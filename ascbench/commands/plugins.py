@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-from ascbench.plugins import KINDS
-
 NAME = "plugins"
 HELP = "list installed plugins and what each registers (and any that failed to load)"
 
@@ -15,6 +13,8 @@ def add_arguments(parser):
 
 
 def run(args, ctx) -> int:
+    from ascbench.plugins import KINDS
+
     registry = ctx.registry
     if args.json:
         data = {

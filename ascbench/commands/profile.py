@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from ascbench import __version__
-from ascbench.atomic import atomic_write_text
-from ascbench.profiling import ProfileResult, SystemProfile, profile_system
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ascbench.profiling import SystemProfile
 
 NAME = "profile"
 HELP = "measure parameters, non-zero parameters, bytes and MACs of each system under a rule set"
@@ -108,6 +109,8 @@ def _print_detail(p: SystemProfile) -> None:
 
 
 def run(args, ctx) -> int:
+    from ascbench.profiling import profile_system
+
     registry = ctx.registry
     ruleset, systems = ctx.selection()
     profiles = [profile_system(registry, s, ruleset) for s in systems]
@@ -128,6 +131,10 @@ def run(args, ctx) -> int:
             if p.complexity is not None:
                 _print_detail(p)
     if args.json:
+        from ascbench import __version__
+        from ascbench.atomic import atomic_write_text
+        from ascbench.profiling import ProfileResult
+
         result = ProfileResult(ascbench_version=__version__, ruleset=ruleset, systems=profiles)
         atomic_write_text(args.json, result.model_dump_json(indent=2))
         print(f"wrote {args.json}")

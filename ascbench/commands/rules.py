@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-from ascbench.rules import ruleset_json_schema
-
 NAME = "rules"
 HELP = "list rule sets, show one (name or file), or print the rule-set file schema"
 
@@ -28,6 +26,8 @@ def _fmt_limit(limit) -> str:
 def run(args, ctx) -> int:
     action = args.rules_command or "list"
     if action == "schema":
+        from ascbench.rules import ruleset_json_schema
+
         print(json.dumps(ruleset_json_schema(), indent=2))
         return 0
     registry = ctx.registry

@@ -6,15 +6,13 @@ import sys
 from pathlib import Path
 
 from ascbench.errors import AscbenchError
-
-# (kept here rather than imported from ascbench.executors, which imports torch: building the
-# command line must stay fast)
-EXECUTORS = ("local", "ray")
-RAY_INSTALL = "pip install 'ascbench[ray]'"
+from ascbench.jobs.plan import DEFAULT_EPOCHS, EXECUTORS, RAY_INSTALL
+from ascbench.leaderboard.defaults import DEFAULT_RESULTS
 
 
 class OptionsError(AscbenchError):
     """Options of ``ascbench run`` that conflict or are malformed."""
+
 
 NAME = "run"
 HELP = "train, compress, evaluate and measure every system under a rule set; write the leaderboard"
@@ -41,7 +39,9 @@ def add_arguments(parser):
     parser.add_argument(
         "--budget", metavar="EPOCHS|TIME",
         help="training per system: epochs ('5'), or a time ('90s', '2m') that becomes as many "
-        "epochs as fit on this machine (measured), or both ('20,2m'); default: at most 3 epochs",
+        "epochs as fit on this machine (measured), or both ('20,2m'); default: the training "
+        f"compute of {DEFAULT_EPOCHS} epochs at 30 M MACs per second of audio (fewer epochs "
+        "for a costlier model; see the README)",
     )  # fmt: skip
     parser.add_argument("--full", action="store_true", help="train with each report's own recipe")
     parser.add_argument(
@@ -61,7 +61,10 @@ def add_arguments(parser):
         "--device", default="cpu", help="torch device for training (cpu, cuda, cuda:1)"
     )
     parser.add_argument(
-        "--results", default="results", metavar="DIR", help="results directory (default: results)"
+        "--results",
+        default=str(DEFAULT_RESULTS),
+        metavar="DIR",
+        help=f"results directory (default: {DEFAULT_RESULTS})",
     )
     parser.add_argument(
         "--resume", action="store_true", help="skip (system, seed) pairs already finished"
@@ -76,6 +79,11 @@ def add_arguments(parser):
         "--no-progress", action="store_true",
         help="no progress bars (they are only drawn on a terminal anyway)",
     )  # fmt: skip
+    _add_where(parser)
+
+
+def _add_where(parser) -> None:
+    """Options of the executor: where the jobs run and how many at a time."""
     where = parser.add_argument_group("where the jobs run")
     where.add_argument(
         "--executor", choices=EXECUTORS, default="local",
@@ -103,39 +111,14 @@ def add_arguments(parser):
 
 
 def run(args, ctx) -> int:
-    from ascbench.leaderboard import ResultStore
-    from ascbench.leaderboard.board import group_by_ruleset
-    from ascbench.leaderboard.render import render_results, render_text
-    from ascbench.runner import RunSettings, check_weights, parse_budget
-    from ascbench.runner import run as run_jobs
+    from ascbench.jobs.driver import run_jobs
 
     seeds = parse_seeds(args.seed, args.seeds, args.n_seeds)
     executor = build_executor(args)
     registry = ctx.registry
     ruleset, systems = ctx.selection()
-    if not args.system and not args.all_systems:
-        systems = eligible_systems(registry, ruleset, systems)
-        if not systems:
-            raise AscbenchError(
-                f"no installed system can fit {ruleset.name}'s parameter and MAC limits; "
-                "--all runs them anyway (as noncompliant)"
-            )
-    weights = Path(args.weights) if args.weights else None
-    if weights is not None:
-        check_weights(systems if args.system else [], weights)
-    settings = RunSettings(
-        ruleset=ruleset,
-        data=args.data,
-        budget=parse_budget(args.budget, full=args.full),
-        device=args.device,
-        results=Path(args.results),
-        resume=args.resume,
-        progress=not args.no_progress and sys.stderr.isatty(),
-        workers=args.workers,
-        cache_root=Path(args.cache) if args.cache else None,
-        weights=weights,
-        threads=args.cpus_per_job,
-    )
+    systems = _systems_to_run(args, registry, ruleset, systems)
+    settings = _run_settings(args, ruleset, systems)
     if executor.name == "local":
         from ascbench.training import resolve_device
 
@@ -143,7 +126,13 @@ def run(args, ctx) -> int:
     finished: list = []
     try:
         summary = run_jobs(
-            registry, settings, systems, seeds, executor=executor, on_entry=finished.append
+            registry,
+            settings,
+            systems,
+            seeds,
+            executor=executor,
+            plugins=args.plugin or [],
+            on_entry=finished.append,
         )
     except KeyboardInterrupt:
         print(
@@ -152,14 +141,63 @@ def run(args, ctx) -> int:
             file=sys.stderr,
         )
         return 130
-    store = ResultStore(settings.results)
-    entries = [e for e in store.load_all() if e.ruleset.name == ruleset.name]
+    _print_leaderboard(settings.results, ruleset.name)
+    return _print_summary(summary)
+
+
+def _systems_to_run(args, registry, ruleset, systems):
+    """The systems of ``--system``/``--all``, else those that can fit the rule set's limits."""
+    if args.system or args.all_systems:
+        return systems
+    systems = eligible_systems(registry, ruleset, systems)
+    if not systems:
+        raise AscbenchError(
+            f"no installed system can fit {ruleset.name}'s parameter and MAC limits; "
+            "--all runs them anyway (as noncompliant)"
+        )
+    return systems
+
+
+def _run_settings(args, ruleset, systems):
+    """The run's settings from the command line (``--weights`` checked against ``systems``)."""
+    from ascbench.jobs.plan import RunSettings, check_weights, parse_budget
+
+    weights = Path(args.weights) if args.weights else None
+    if weights is not None:
+        check_weights(systems if args.system else [], weights)
+    return RunSettings(
+        ruleset=ruleset,
+        data=args.data,
+        budget=parse_budget(args.budget, full=args.full),
+        device=args.device,
+        results=Path(args.results),
+        resume=args.resume,
+        progress=not args.no_progress and sys.stderr.isatty(),
+        decode_threads=args.workers,
+        cache_root=Path(args.cache) if args.cache else None,
+        weights=weights,
+        threads=args.cpus_per_job,
+    )
+
+
+def _print_leaderboard(results: Path, rules: str) -> None:
+    """Print the rule set's board from everything in ``results`` and write its renderings."""
+    from ascbench.leaderboard.board import group_by_ruleset
+    from ascbench.leaderboard.render import render_results, render_text
+    from ascbench.leaderboard.store import ResultStore
+
+    store = ResultStore(results)
+    entries = [e for e in store.load_all() if e.ruleset.name == rules]
     if entries:
-        board = group_by_ruleset(entries)[ruleset.name]
+        board = group_by_ruleset(entries)[rules]
         print(render_text(board))
-        written = render_results(settings.results, rules=ruleset.name)
+        written = render_results(results, rules=rules)
         shown = ", ".join(str(p) for p in written if p.suffix in {".md", ".html", ".png"})
         print(f"leaderboard written: {shown}")
+
+
+def _print_summary(summary) -> int:
+    """One line on stderr: entries written, skipped, failed, degenerate; 1 if any failed."""
     failed = [e for e in summary.written if e.status == "failed"]
     degenerate = [e for e in summary.written if e.degenerate]
     learned_nothing = f"{len(degenerate)} degenerate (learned nothing), " if degenerate else ""
@@ -172,9 +210,10 @@ def run(args, ctx) -> int:
 
 
 def eligible_systems(registry, ruleset, systems):
-    """The systems whose models can fit ``ruleset`` (see ``runner.over_fixed_limits``); says on
-    stderr which were left out and why. A left-out teacher still runs for its students."""
-    from ascbench.runner import over_fixed_limits, teacher_of
+    """The systems whose models can fit ``ruleset`` (``jobs.eligibility.over_fixed_limits``);
+    says on stderr which were left out and why. A left-out teacher still runs for its students."""
+    from ascbench.jobs.eligibility import over_fixed_limits
+    from ascbench.jobs.plan import teacher_of
 
     kept, left_out = [], []
     for system in systems:
@@ -234,19 +273,19 @@ def build_executor(args):
             raise OptionsError(
                 "--address names a Ray cluster; add --executor ray or drop --address"
             )
-        from ascbench.executors import LocalExecutor, machine_cores
+        from ascbench.jobs.executors import local_executor, machine_cores
 
         jobs = args.jobs
         if jobs is None:  # a GPU runs one job at a time; the CPU one job per core
             cpu = not args.device.startswith("cuda")
             jobs = max(1, machine_cores() // (args.cpus_per_job or 1)) if cpu else 1
-        return LocalExecutor(jobs=jobs, plugins=args.plugin or [])
+        return local_executor(jobs)
     if args.jobs is not None:
         raise OptionsError(
             "--jobs is for the local executor; Ray runs as many jobs as the cluster has CPUs "
             "for (see --cpus-per-job)"
         )
-    from ascbench.executors import RayExecutor, import_ray
+    from ascbench.jobs.executors import RayExecutor, import_ray
 
     import_ray()  # a one-line error now if Ray is not installed
-    return RayExecutor(address=args.address, plugins=args.plugin or [])
+    return RayExecutor(address=args.address)

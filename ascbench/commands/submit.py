@@ -71,13 +71,7 @@ def run(args: argparse.Namespace, ctx: object) -> int:
     from ascbench.leaderboard.entry import parse_entry
     from ascbench.submission import (
         SubmissionError,
-        SubmissionInfo,
         build_meta,
-        check_eval_names,
-        check_meta,
-        check_output_text,
-        eval_index,
-        load_submission_info,
         output_csv_text,
         read_output_csv,
         submission_format,
@@ -92,51 +86,91 @@ def run(args: argparse.Namespace, ctx: object) -> int:
     validate_label(args.label, ruleset)
     csv_path, meta_path = submission_paths(args.out, args.label)
 
-    recorded = entry.artifacts.get("predictions")
-    predictions = args.predictions
-    if predictions is None:
-        if recorded is None:
-            raise SubmissionError(
-                f"{args.entry}: no predictions file is recorded with the entry; pass "
-                "--predictions FILE"
-            )
-        predictions = args.entry.parent / recorded.path
-        if predictions.exists() and _sha256(predictions) != recorded.sha256:
-            raise SubmissionError(
-                f"{predictions}: content differs from the predictions recorded with the entry "
-                "(sha256 mismatch); restore the file or re-run the system"
-            )
+    predictions = _predictions_file(args, entry)
     names, probabilities = read_output_csv(predictions)
+    _check_names(args, names, predictions, ruleset, fmt.eval_files)
+    info = _submission_info(args, meta_path)
+
+    # build and check everything before writing anything
+    meta = build_meta(args.label, entry, None, info, allow_noncompliant=args.allow_noncompliant)
+    text = output_csv_text(names, probabilities, where=str(predictions))
+    _check_output(text, csv_path, fmt.eval_files if args.eval_set else None)
+    atomic_write_text(csv_path, text)
+    write_meta_yaml(
+        meta_path, args.label, entry, None, info, allow_noncompliant=args.allow_noncompliant
+    )
+    _report_meta_problems(meta, ruleset, meta_path)
+    print(csv_path)
+    print(meta_path)
+    return 0
+
+
+def _predictions_file(args: argparse.Namespace, entry) -> Path:  # noqa: ANN001
+    """``--predictions``, else the predictions file recorded with the entry (its hash checked
+    when it exists)."""
+    from ascbench.submission import SubmissionError
+
+    if args.predictions is not None:
+        return args.predictions
+    recorded = entry.artifacts.get("predictions")
+    if recorded is None:
+        raise SubmissionError(
+            f"{args.entry}: no predictions file is recorded with the entry; pass --predictions FILE"
+        )
+    predictions = args.entry.parent / recorded.path
+    if predictions.exists() and _sha256(predictions) != recorded.sha256:
+        raise SubmissionError(
+            f"{predictions}: content differs from the predictions recorded with the entry "
+            "(sha256 mismatch); restore the file or re-run the system"
+        )
+    return predictions
+
+
+def _check_names(
+    args: argparse.Namespace, names: list[str], predictions: Path, ruleset: str, eval_files: int
+) -> None:
+    """With ``--eval-set`` the clip names must be the evaluation set's; otherwise a note says
+    that development-set predictions do not pass the official validator."""
+    from ascbench.submission import check_eval_names, eval_index
 
     if args.eval_set:
         check_eval_names(names, ruleset)
     elif not names or any(eval_index(n) is None for n in names):
         print(
             f"ascbench: note: {predictions} holds development-set predictions; the official "
-            f"validator accepts only the {fmt.eval_files} evaluation-set files 0.wav … "
-            f"{fmt.eval_files - 1}.wav (use --eval-set for those)",
+            f"validator accepts only the {eval_files} evaluation-set files 0.wav … "
+            f"{eval_files - 1}.wav (use --eval-set for those)",
             file=sys.stderr,
         )
 
-    info: SubmissionInfo | None = None
-    if args.info:
-        info = load_submission_info(args.info)
-    elif meta_path.exists():
-        info = load_submission_info(meta_path)
 
-    # build and check everything before writing anything
-    meta = build_meta(args.label, entry, None, info, allow_noncompliant=args.allow_noncompliant)
-    text = output_csv_text(names, probabilities, where=str(predictions))
-    problems = check_output_text(text, eval_files=fmt.eval_files if args.eval_set else None)
+def _submission_info(args: argparse.Namespace, meta_path: Path):  # noqa: ANN202
+    """The names, authors and description of ``--info``, else of an existing meta.yaml."""
+    from ascbench.submission import load_submission_info
+
+    if args.info:
+        return load_submission_info(args.info)
+    if meta_path.exists():
+        return load_submission_info(meta_path)
+    return None
+
+
+def _check_output(text: str, csv_path: Path, eval_files: int | None) -> None:
+    """Stop before writing anything if the output CSV would not pass the validator."""
+    from ascbench.submission import SubmissionError, check_output_text
+
+    problems = check_output_text(text, eval_files=eval_files)
     if problems:
         raise SubmissionError(
             f"{csv_path}: output would not pass the validator: {problems[0]}"
             + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
         )
-    atomic_write_text(csv_path, text)
-    write_meta_yaml(
-        meta_path, args.label, entry, None, info, allow_noncompliant=args.allow_noncompliant
-    )
+
+
+def _report_meta_problems(meta: dict, ruleset: str, meta_path: Path) -> None:
+    """Warn about what the validator would reject in the meta.yaml; note the fields to fill."""
+    from ascbench.submission import check_meta
+
     problems = check_meta(meta, ruleset)
     todo = [p.removesuffix(" is not filled in") for p in problems if p.endswith("not filled in")]
     for problem in problems:
@@ -148,6 +182,3 @@ def run(args: argparse.Namespace, ctx: object) -> int:
             f"({', '.join(todo)}), or pass --info FILE",
             file=sys.stderr,
         )
-    print(csv_path)
-    print(meta_path)
-    return 0

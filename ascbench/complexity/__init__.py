@@ -72,32 +72,10 @@ def measure(
     for t in tensors:
         by_dtype[t.dtype] += t.numel
 
-    batch = ruleset.macs.batch_size
-    shape = (batch, *[int(s) for s in input_shape])
-    traced = copy.deepcopy(mac_model if mac_model is not None else model).eval()
-    traced, _ = bake_pruning_masks(traced)
-    traced = traced.float() if not _is_quantized(traced) else traced
-    generator = torch.Generator().manual_seed(seed)
-    example = torch.randn(shape, generator=generator)
-    macs = count_macs(traced, example, ruleset.macs, reference=reference)
-
-    if macs.total_functional:
-        where = ", ".join(sorted(n or "(model)" for n in macs.functional))
-        flags.append(
-            f"{macs.total_functional:,} MACs run in functional ops outside counted leaf modules "
-            f"({where}); the official {ruleset.macs.name} counter would report "
-            f"{macs.total_counted:,} instead of {macs.total_counted + macs.total_functional:,}"
-        )
-    if macs.unsupported:
-        ops = ", ".join(f"{k} x{v}" for k, v in sorted(macs.unsupported.items()))
-        flags.append(f"ops without a MAC rule were counted as 0: {ops}")
-    holders = {t.module for t in tensors}
-    uncalled = [m for m in macs.uncalled_modules if m in holders]
-    if uncalled:
-        flags.append(
-            "modules never called in the forward pass (parameters still counted): "
-            + ", ".join(uncalled)
-        )
+    shape = (ruleset.macs.batch_size, *[int(s) for s in input_shape])
+    traced = mac_model if mac_model is not None else model
+    macs = _count_macs(traced, ruleset, shape, seed, reference)
+    flags += _mac_flags(macs, ruleset, {t.module for t in tensors})
     if mac_model is not None:
         flags.append("MACs were traced on the float model the compressed model was made from")
 
@@ -109,12 +87,12 @@ def measure(
         "macs": macs.total_counted + macs.total_functional,
     }
     checks = ruleset.check(measured)
-    for check in checks:
-        if check.status == "ambiguous":
-            flags.append(
-                f"{check.quantity} {check.value:,} is above {check.maximum:,} but within the "
-                f"ambiguous margin of the rule text ({check.text})"
-            )
+    flags += [
+        f"{check.quantity} {check.value:,} is above {check.maximum:,} but within the "
+        f"ambiguous margin of the rule text ({check.text})"
+        for check in checks
+        if check.status == "ambiguous"
+    ]
     return ComplexityReport(
         ruleset=ruleset.name,
         convention=ruleset.macs.name,
@@ -134,6 +112,46 @@ def measure(
         flags=flags,
         checks=checks,
     )
+
+
+def _count_macs(
+    model: torch.nn.Module,
+    ruleset: RuleSet,
+    shape: tuple[int, ...],
+    seed: int,
+    reference: bool,
+) -> MacCount:
+    """MACs of a copy of ``model`` (eval mode, pruning masks baked in, float unless quantized)
+    on a seeded random input of ``shape``."""
+    traced = copy.deepcopy(model).eval()
+    traced, _ = bake_pruning_masks(traced)
+    traced = traced.float() if not _is_quantized(traced) else traced
+    generator = torch.Generator().manual_seed(seed)
+    example = torch.randn(shape, generator=generator)
+    return count_macs(traced, example, ruleset.macs, reference=reference)
+
+
+def _mac_flags(macs: MacCount, ruleset: RuleSet, holders: set[str]) -> list[str]:
+    """What to flag about a MAC count: functional MACs, ops without a rule, and modules
+    holding counted parameters (``holders``) that the forward pass never called."""
+    flags: list[str] = []
+    if macs.total_functional:
+        where = ", ".join(sorted(n or "(model)" for n in macs.functional))
+        flags.append(
+            f"{macs.total_functional:,} MACs run in functional ops outside counted leaf modules "
+            f"({where}); the official {ruleset.macs.name} counter would report "
+            f"{macs.total_counted:,} instead of {macs.total_counted + macs.total_functional:,}"
+        )
+    if macs.unsupported:
+        ops = ", ".join(f"{k} x{v}" for k, v in sorted(macs.unsupported.items()))
+        flags.append(f"ops without a MAC rule were counted as 0: {ops}")
+    uncalled = [m for m in macs.uncalled_modules if m in holders]
+    if uncalled:
+        flags.append(
+            "modules never called in the forward pass (parameters still counted): "
+            + ", ".join(uncalled)
+        )
+    return flags
 
 
 def _is_quantized(model: torch.nn.Module) -> bool:

@@ -13,6 +13,7 @@ import math
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import torch
@@ -68,92 +69,102 @@ def _is_tensor(value: Any) -> bool:
     return value.type().kind() != "NoneType" and _shape(value) is not None
 
 
+def _convolution(conv: MacConvention, inputs: list, outputs: list) -> Counter:
+    w = _shape(inputs[1])
+    out = _shape(outputs[0])
+    positions = out[0] * math.prod(out[2:])
+    counts = Counter(conv=positions * math.prod(w))
+    if conv.bias and len(inputs) > 2 and _is_tensor(inputs[2]):
+        counts["conv_bias"] = positions * out[1]
+    return counts
+
+
+def _batch_norm(conv: MacConvention, inputs: list, outputs: list) -> Counter:
+    if conv.batch_norm == "none" or not _is_tensor(inputs[1]):
+        return Counter()
+    out = _shape(outputs[0])
+    if conv.batch_norm == "per_channel":
+        affine = sum(math.prod(_shape(v)) for v in inputs[1:3] if _is_tensor(v))
+        return Counter(batch_norm=out[0] * affine)
+    return Counter(batch_norm=2 * math.prod(_shape(inputs[0])))
+
+
+def _linear_counts(
+    conv: MacConvention, x_out: list[int], in_f: int, out_f: int, has_bias: bool
+) -> Counter:
+    rows = x_out[0] if conv.linear == "batch_only" else math.prod(x_out[:-1])
+    counts = Counter(linear=rows * in_f * out_f)
+    if conv.bias and has_bias:
+        counts["linear_bias"] = rows * out_f
+    return counts
+
+
+def _linear(conv: MacConvention, inputs: list, outputs: list) -> Counter:
+    out_f, in_f = _shape(inputs[1])
+    has_bias = len(inputs) > 2 and _is_tensor(inputs[2])
+    return _linear_counts(conv, _shape(outputs[0]), in_f, out_f, has_bias)
+
+
+def _addmm(conv: MacConvention, inputs: list, outputs: list) -> Counter:
+    in_f, out_f = _shape(inputs[2])
+    return _linear_counts(conv, _shape(outputs[0]), in_f, out_f, _is_tensor(inputs[0]))
+
+
+def _norm(weight_positions: tuple[int, ...], inputs: list, outputs: list) -> Counter:
+    """Layer, group and instance norm: batch x the elements of the affine weights found at
+    ``weight_positions`` of the op's inputs."""
+    out = _shape(outputs[0])
+    numel = sum(
+        math.prod(_shape(inputs[i]))
+        for i in weight_positions
+        if i < len(inputs) and _is_tensor(inputs[i])
+    )
+    return Counter(norm=out[0] * numel)
+
+
+def _rnn(conv: MacConvention, inputs: list, outputs: list) -> Counter:
+    out = _shape(outputs[0])
+    steps = out[0] * out[1]  # torchinfo: prod(output[:2]) x parameters
+    weights = inputs[2].node().inputs()
+    counts: Counter = Counter()
+    for w in weights:
+        shape = _shape(w)
+        if shape is None:
+            continue
+        if len(shape) == 1:
+            if conv.bias:
+                counts["rnn_bias"] += steps * shape[0]
+        else:
+            counts["rnn"] += steps * math.prod(shape)
+    return counts
+
+
+def _pooling(inputs: list, outputs: list) -> Counter:
+    return Counter(pooling=math.prod(_shape(inputs[0])))
+
+
 def _handles(conv: MacConvention) -> dict[str, Any]:
-    def convolution(inputs: list, outputs: list) -> Counter:
-        w = _shape(inputs[1])
-        out = _shape(outputs[0])
-        positions = out[0] * math.prod(out[2:])
-        counts = Counter(conv=positions * math.prod(w))
-        if conv.bias and len(inputs) > 2 and _is_tensor(inputs[2]):
-            counts["conv_bias"] = positions * out[1]
-        return counts
-
-    def batch_norm(inputs: list, outputs: list) -> Counter:
-        if conv.batch_norm == "none" or not _is_tensor(inputs[1]):
-            return Counter()
-        out = _shape(outputs[0])
-        if conv.batch_norm == "per_channel":
-            affine = sum(math.prod(_shape(v)) for v in inputs[1:3] if _is_tensor(v))
-            return Counter(batch_norm=out[0] * affine)
-        return Counter(batch_norm=2 * math.prod(_shape(inputs[0])))
-
-    def _linear(x_out: list[int], in_f: int, out_f: int, has_bias: bool) -> Counter:
-        rows = x_out[0] if conv.linear == "batch_only" else math.prod(x_out[:-1])
-        counts = Counter(linear=rows * in_f * out_f)
-        if conv.bias and has_bias:
-            counts["linear_bias"] = rows * out_f
-        return counts
-
-    def linear(inputs: list, outputs: list) -> Counter:
-        out_f, in_f = _shape(inputs[1])
-        has_bias = len(inputs) > 2 and _is_tensor(inputs[2])
-        return _linear(_shape(outputs[0]), in_f, out_f, has_bias)
-
-    def addmm(inputs: list, outputs: list) -> Counter:
-        in_f, out_f = _shape(inputs[2])
-        return _linear(_shape(outputs[0]), in_f, out_f, _is_tensor(inputs[0]))
-
-    def norm(weight_positions: tuple[int, ...]):
-        def handle(inputs: list, outputs: list) -> Counter:
-            out = _shape(outputs[0])
-            numel = sum(
-                math.prod(_shape(inputs[i]))
-                for i in weight_positions
-                if i < len(inputs) and _is_tensor(inputs[i])
-            )
-            return Counter(norm=out[0] * numel)
-
-        return handle
-
-    def rnn(inputs: list, outputs: list) -> Counter:
-        out = _shape(outputs[0])
-        steps = out[0] * out[1]  # torchinfo: prod(output[:2]) x parameters
-        weights = inputs[2].node().inputs()
-        counts: Counter = Counter()
-        for w in weights:
-            shape = _shape(w)
-            if shape is None:
-                continue
-            if len(shape) == 1:
-                if conv.bias:
-                    counts["rnn_bias"] += steps * shape[0]
-            else:
-                counts["rnn"] += steps * math.prod(shape)
-        return counts
-
-    def pooling(inputs: list, outputs: list) -> Counter:
-        return Counter(pooling=math.prod(_shape(inputs[0])))
-
+    """fvcore op handles (aten op name -> MAC count of one call, None: 0 MACs) under ``conv``."""
+    convolution = partial(_convolution, conv)
     handles: dict[str, Any] = {
         "aten::_convolution": convolution,
         "aten::conv1d": convolution,
         "aten::conv2d": convolution,
-        "aten::batch_norm": batch_norm,
-        "aten::linear": linear,
-        "aten::addmm": addmm,
+        "aten::batch_norm": partial(_batch_norm, conv),
+        "aten::linear": partial(_linear, conv),
+        "aten::addmm": partial(_addmm, conv),
         "aten::matmul": matmul_flop_jit,
         "aten::mm": matmul_flop_jit,
         "aten::bmm": bmm_flop_jit,
         "aten::einsum": einsum_flop_jit,
-        "aten::layer_norm": norm((2, 3)),
-        "aten::group_norm": norm((2, 3)),
-        "aten::instance_norm": norm((1, 2)),
+        "aten::layer_norm": partial(_norm, (2, 3)),
+        "aten::group_norm": partial(_norm, (2, 3)),
+        "aten::instance_norm": partial(_norm, (1, 2)),
     }
-    handles.update({op: rnn for op in RNN_OPS})
-    handles.update({op: None for op in ZERO_COST_OPS})
-    handles.update(
-        {op: (pooling if conv.pooling == "input_elements" else None) for op in POOLING_OPS}
-    )
+    handles.update(dict.fromkeys(RNN_OPS, partial(_rnn, conv)))
+    handles.update(dict.fromkeys(ZERO_COST_OPS))
+    pooling = _pooling if conv.pooling == "input_elements" else None
+    handles.update(dict.fromkeys(POOLING_OPS, pooling))
     return handles
 
 

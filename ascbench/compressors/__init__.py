@@ -48,12 +48,7 @@ from ascbench.compressors.storage import (
 )
 
 #: The built-in compressor factories by registry name.
-BUILTIN = {
-    FoldBatchNorm.name: FoldBatchNorm,
-    Fp16.name: Fp16,
-    Int8Static.name: Int8Static,
-    PruneL1.name: PruneL1,
-}
+BUILTIN = {factory.name: factory for factory in (FoldBatchNorm, Fp16, Int8Static, PruneL1)}
 
 __all__ = [
     "BUILTIN",

@@ -13,8 +13,9 @@ student's training files once and keeps them in a :class:`TeacherOutputs` store:
   ``torch.load(weights_only=True)``; no pickle of arbitrary objects is ever loaded.
 
 The trainer receives a :class:`TeacherTargets` (``.logits`` aligned to its training rows,
-``.temperature``, ``.weight``); :func:`distillation_loss` is the loss on one batch (the
-trainer in :mod:`ascbench.training` has its own equivalent on soft targets).
+``.temperature``, ``.weight``); :func:`distillation_loss` is the loss on one batch from the
+teacher's logits (a checked front end to the trainer's
+:func:`ascbench.training.losses.distillation_loss`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ascbench.atomic import atomic_write_bytes
 from ascbench.errors import AscbenchError
+from ascbench.training import losses
+from ascbench.training.losses import one_hot
 
 FORMAT = "ascbench-teacher-outputs/1"
 
@@ -272,11 +275,14 @@ def distillation_loss(
     temperature: float,
     weight: float,
 ) -> torch.Tensor:
-    """Hinton et al.'s loss: ``(1 - weight) * CE + weight * T^2 * KL(p_teacher || p_student)``.
+    """Hinton et al.'s loss from a teacher's *logits*, checked:
+    ``(1 - weight) * CE + weight * T^2 * KL(p_teacher || p_student)``.
 
-    ``targets`` are class indices or class probabilities (e.g. after mixup). The KL term is
-    averaged over the batch (``batchmean``) on softmaxes at temperature ``T``; the T^2 factor
-    keeps its gradient scale independent of T. The teacher side gets no gradient.
+    ``targets`` are class indices or class probabilities (e.g. after mixup). The loss itself is
+    the trainer's :func:`ascbench.training.losses.distillation_loss` (KL averaged over the
+    batch on softmaxes at temperature ``T``; the T^2 factor keeps its gradient scale
+    independent of T); this front end checks the shapes and settings and turns the teacher's
+    logits into probabilities, without gradient to the teacher.
     """
     if teacher_logits.shape != student_logits.shape:
         raise DistillationError(
@@ -288,11 +294,8 @@ def distillation_loss(
             f"distillation temperature must be > 0 and weight in [0, 1] (got {temperature}, "
             f"{weight})"
         )
-    hard = F.cross_entropy(student_logits, targets)
-    if weight == 0:
-        return hard
     t = float(temperature)
-    log_student = F.log_softmax(student_logits / t, dim=1)
+    if not targets.is_floating_point():
+        targets = one_hot(targets, student_logits.shape[1]).to(student_logits.dtype)
     teacher = F.softmax(teacher_logits.detach().to(student_logits.dtype) / t, dim=1)
-    soft = F.kl_div(log_student, teacher, reduction="batchmean") * (t * t)
-    return (1 - weight) * hard + weight * soft
+    return losses.distillation_loss(student_logits, targets, teacher, t, weight)

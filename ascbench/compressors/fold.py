@@ -234,6 +234,11 @@ class FoldBatchNorm(CompressorBase):
     """Fold batch norms into the preceding convolutions (and standalone ones into Affine)."""
 
     name = "fold_batchnorm"
+    description = (
+        "Fold batch norms into the preceding conv/linear (a BN of a sum of convs folds into "
+        "each); standalone BNs become per-channel Affine layers; eps: false reproduces the "
+        "SP4ASC fold"
+    )
     Params = FoldParams
     config: FoldParams
 

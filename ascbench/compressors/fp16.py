@@ -80,6 +80,9 @@ class Fp16(CompressorBase):
     """Store parameters (and buffers) in float16; compute in float32."""
 
     name = "fp16"
+    description = (
+        "Store parameters and buffers in float16 (2 B each); compute in float32 on the fly"
+    )
     Params = Fp16Params
     config: Fp16Params
 

@@ -127,6 +127,10 @@ class PruneL1(CompressorBase):
     """Unstructured L1 pruning to an amount, a non-zero count or a byte budget; fine-tuned."""
 
     name = "prune_l1"
+    description = (
+        "Unstructured L1 pruning (global or per layer) by amount, to a non-zero count or a "
+        "byte budget; fine-tuned; masks baked in"
+    )
     Params = PruneParams
     config: PruneParams
 

@@ -170,6 +170,10 @@ class Int8Static(CompressorBase):
     """int8 post-training static quantization (torch.ao, FX or eager mode)."""
 
     name = "int8_static"
+    description = (
+        "int8 post-training static quantization (torch.ao FX or eager mode, fbgemm/x86), "
+        "calibrated on training batches; conv+BN+ReLU fused"
+    )
     Params = Int8Params
     config: Int8Params
 

@@ -46,8 +46,12 @@ class DataReport:
         """Return the dataset, or raise the first error (one line) as a DatasetError."""
         if self.errors:
             more = len(self.errors) - 1
-            suffix = f" (and {more} more problem{'s' * (more > 1)}; run `ascbench data check " \
-                f"{self.path}` to list them)" if more else ""
+            suffix = (
+                f" (and {more} more problem{'s' * (more > 1)}; run `ascbench data check "
+                f"{self.path}` to list them)"
+                if more
+                else ""
+            )
             raise DatasetError(self.errors[0] + suffix)
         if self.dataset is None:  # pragma: no cover - loaders always add an error instead
             raise DatasetError(f"{self.path}: no dataset could be loaded")
@@ -82,45 +86,71 @@ def read_table(path: Path, required: Iterable[str], *, what: str = "file") -> Ta
     missing final newline are all accepted. Raises :class:`DatasetError` naming the file and
     line for a missing required column or a short row.
     """
+    lines = _read_text(path, what).splitlines()
+    delimiter = _delimiter(lines[0] if lines else "")
+    columns: list[str] = []
+    rows: list[tuple[int, dict[str, str]]] = []
+    for line_no, fields in enumerate(csv.reader(lines, delimiter=delimiter), start=1):
+        if not columns:
+            columns = _header_columns(path, fields, required)
+            continue
+        if not any(f.strip() for f in fields):
+            continue
+        _check_row_length(path, line_no, fields, columns, required, delimiter)
+        values = {c: fields[i].strip() if i < len(fields) else "" for i, c in enumerate(columns)}
+        rows.append((line_no, values))
+    if not columns:
+        raise DatasetError(f"{path}: the {what} is empty; it needs a header row and data rows")
+    return Table(path=path, columns=columns, rows=rows, delimiter=delimiter)
+
+
+def _read_text(path: Path, what: str) -> str:
+    """The file's text (UTF-8, a byte-order mark dropped); a DatasetError if it cannot be."""
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        return path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise DatasetError(
             f"{path}: not UTF-8 text (byte {exc.start}); save the {what} as UTF-8 CSV"
         ) from exc
     except OSError as exc:
         raise DatasetError(f"{path}: cannot read the {what} ({exc.strerror})") from exc
-    lines = text.splitlines()
-    header = lines[0] if lines else ""
-    delimiter = "\t" if "\t" in header else "," if "," in header else ";" if ";" in header else "\t"
-    reader = csv.reader(lines, delimiter=delimiter)
-    columns: list[str] = []
-    rows: list[tuple[int, dict[str, str]]] = []
-    for line_no, fields in enumerate(reader, start=1):
-        if not columns:
-            columns = [c.strip().lower() for c in fields]
-            missing = [c for c in required if c not in columns]
-            if missing:
-                found = ", ".join(f"'{c}'" for c in columns) or "nothing"
-                raise DatasetError(
-                    f"{path}: no {', '.join(repr(c) for c in missing)} column in the header row "
-                    f"(found {found}); the first line must name the columns"
-                )
-            continue
-        if not any(f.strip() for f in fields):
-            continue
-        if len(fields) < len(columns):
-            needed = [c for c in required if columns.index(c) >= len(fields)]
-            if needed:
-                raise DatasetError(
-                    f"{path}:{line_no}: row has {len(fields)} field(s) but the header has "
-                    f"{len(columns)}; fix the row (is the delimiter '{delimiter!r}' right?)"
-                )
-        rows.append((line_no, {c: (fields[i].strip() if i < len(fields) else "")
-                               for i, c in enumerate(columns)}))  # fmt: skip
-    if not columns:
-        raise DatasetError(f"{path}: the {what} is empty; it needs a header row and data rows")
-    return Table(path=path, columns=columns, rows=rows, delimiter=delimiter)
+
+
+def _delimiter(header: str) -> str:
+    """A tab if the header has one, else a comma, else a semicolon; a tab for one column."""
+    return next((d for d in ("\t", ",", ";") if d in header), "\t")
+
+
+def _header_columns(path: Path, fields: list[str], required: Iterable[str]) -> list[str]:
+    """The lower-cased names of the header row; a DatasetError if a required one is missing."""
+    columns = [c.strip().lower() for c in fields]
+    missing = [c for c in required if c not in columns]
+    if missing:
+        found = ", ".join(f"'{c}'" for c in columns) or "nothing"
+        raise DatasetError(
+            f"{path}: no {', '.join(repr(c) for c in missing)} column in the header row "
+            f"(found {found}); the first line must name the columns"
+        )
+    return columns
+
+
+def _check_row_length(
+    path: Path,
+    line_no: int,
+    fields: list[str],
+    columns: list[str],
+    required: Iterable[str],
+    delimiter: str,
+) -> None:
+    """A DatasetError if a row is too short to hold every required column."""
+    if len(fields) >= len(columns):
+        return
+    needed = [c for c in required if columns.index(c) >= len(fields)]
+    if needed:
+        raise DatasetError(
+            f"{path}:{line_no}: row has {len(fields)} field(s) but the header has "
+            f"{len(columns)}; fix the row (is the delimiter '{delimiter!r}' right?)"
+        )
 
 
 def normalise_name(name: str, *, audio_prefix: bool = False) -> str:
@@ -186,33 +216,68 @@ def check_headers(
     names = sorted(names)
     chosen = _sample(names, mode)
     report.header_checked, report.header_total = len(chosen), len(names)
-    durations: dict[str, float] = {}
-    rates: Counter[int] = Counter()
-    channels: Counter[int] = Counter()
-    subtypes: Counter[str] = Counter()
-    unreadable: list[str] = []
-    iterator: Iterable[str] = chosen
-    if progress:
-        from tqdm import tqdm
+    headers = _read_headers(root, chosen, progress)
+    if headers.unreadable:
+        report.errors.append(
+            f"{len(headers.unreadable)} of {len(chosen)} checked audio files cannot be read; "
+            f"first: {headers.unreadable[0]}"
+        )
+    if not headers.durations:
+        return None
+    clip = _check_clip_length(report, root, headers.durations, clip_seconds)
+    _check_rates_and_channels(report, headers.rates, headers.channels)
+    what = "all" if len(chosen) == len(names) else f"{len(chosen)} of {len(names)}"
+    report.facts.append(
+        f"audio headers checked: {what}; {clip:g} s, "
+        + ", ".join(f"{r} Hz" for r in headers.rates)
+        + ", "
+        + ", ".join(f"{n}x {s}" for s, n in headers.subtypes.most_common())
+        + ", "
+        + ", ".join(f"{n}x {c} ch" for c, n in headers.channels.most_common())
+    )
+    return headers.rates.most_common(1)[0][0], clip
 
-        iterator = tqdm(chosen, desc="reading headers", unit="file", leave=False)
-    for name in iterator:
+
+@dataclass
+class _Headers:
+    """What the audio headers of the checked files say."""
+
+    durations: dict[str, float] = field(default_factory=dict)  #: file name -> seconds
+    rates: Counter[int] = field(default_factory=Counter)
+    channels: Counter[int] = field(default_factory=Counter)
+    subtypes: Counter[str] = field(default_factory=Counter)
+    unreadable: list[str] = field(default_factory=list)  #: one message a file
+
+
+def _with_progress(names: Iterable[str], desc: str, progress: bool) -> Iterable[str]:
+    """``names``, behind a tqdm progress bar when ``progress``."""
+    if not progress:
+        return names
+    from tqdm import tqdm
+
+    return tqdm(names, desc=desc, unit="file", leave=False)
+
+
+def _read_headers(root: Path, names: list[str], progress: bool) -> _Headers:
+    headers = _Headers()
+    for name in _with_progress(names, "reading headers", progress):
         try:
             info = audio_info(root / name)
         except AudioError as exc:
-            unreadable.append(str(exc))
+            headers.unreadable.append(str(exc))
             continue
-        durations[name] = info.seconds
-        rates[info.sample_rate] += 1
-        channels[info.channels] += 1
-        subtypes[info.subtype] += 1
-    if unreadable:
-        report.errors.append(
-            f"{len(unreadable)} of {len(chosen)} checked audio files cannot be read; first: "
-            f"{unreadable[0]}"
-        )
-    if not durations:
-        return None
+        headers.durations[name] = info.seconds
+        headers.rates[info.sample_rate] += 1
+        headers.channels[info.channels] += 1
+        headers.subtypes[info.subtype] += 1
+    return headers
+
+
+def _check_clip_length(
+    report: DataReport, root: Path, durations: dict[str, float], clip_seconds: float | None
+) -> float:
+    """The clip length (the median, rounded to ms); records mixed lengths and a length other
+    than ``clip_seconds`` as errors."""
     # clip length: the median; anything off by more than 10 % is a different length
     ordered = sorted(durations.values())
     median = ordered[len(ordered) // 2]
@@ -221,8 +286,10 @@ def check_headers(
         key = median if abs(sec - median) <= 0.1 * median else round(sec, 1)
         groups.setdefault(key, []).append(name)
     if len(groups) > 1:
-        parts = [f"{len(v)} clips of {k:g} s (e.g. {v[0]})"
-                 for k, v in sorted(groups.items(), key=lambda kv: -len(kv[1]))]  # fmt: skip
+        parts = [
+            f"{len(v)} clips of {k:g} s (e.g. {v[0]})"
+            for k, v in sorted(groups.items(), key=lambda kv: -len(kv[1]))
+        ]
         report.errors.append(
             f"{root}: mixed clip lengths: {'; '.join(parts)}; a dataset must have one clip "
             "length (do not mix the 10-s 2020 and 1-s 2022 sets): remove the odd files"
@@ -231,11 +298,19 @@ def check_headers(
     if clip_seconds is not None and abs(clip - clip_seconds) > 0.1 * clip_seconds:
         report.errors.append(
             f"{root}: clips are {clip:g} s long but {clip_seconds:g}-s clips are required; "
-            + ("use the TAU 2022 Mobile set (1-s clips) or a 10-s rule set (dcase2021)"
-               if clip_seconds < clip else
-               "use the TAU 2020 Mobile set (10-s clips) or a 1-s rule set (dcase2022)")
-        )  # fmt: skip
-    rate = rates.most_common(1)[0][0]
+            + (
+                "use the TAU 2022 Mobile set (1-s clips) or a 10-s rule set (dcase2021)"
+                if clip_seconds < clip
+                else "use the TAU 2020 Mobile set (10-s clips) or a 1-s rule set (dcase2022)"
+            )
+        )
+    return clip
+
+
+def _check_rates_and_channels(
+    report: DataReport, rates: Counter[int], channels: Counter[int]
+) -> None:
+    """Warnings for several sample rates and for multi-channel files."""
     if len(rates) > 1:
         report.warnings.append(
             "several sample rates: "
@@ -244,30 +319,19 @@ def check_headers(
         )
     if any(c > 1 for c in channels):
         multi = sum(n for c, n in channels.items() if c > 1)
-        report.warnings.append(f"{multi} checked files have more than one channel; they are "
-                               "averaged to mono when read")  # fmt: skip
-    what = "all" if len(chosen) == len(names) else f"{len(chosen)} of {len(names)}"
-    report.facts.append(
-        f"audio headers checked: {what}; {clip:g} s, "
-        + ", ".join(f"{r} Hz" for r in rates)
-        + ", " + ", ".join(f"{n}x {s}" for s, n in subtypes.most_common())
-        + ", " + ", ".join(f"{n}x {c} ch" for c, n in channels.most_common())
-    )
-    return rate, clip
+        report.warnings.append(
+            f"{multi} checked files have more than one channel; they are averaged to mono when read"
+        )
 
 
-def decode_all(report: DataReport, root: Path, names: list[str], sample_rate: int,
-               progress: bool = False) -> None:
+def decode_all(
+    report: DataReport, root: Path, names: list[str], sample_rate: int, progress: bool = False
+) -> None:
     """Decode every file (slow) and record unreadable, empty, NaN or infinite audio."""
     from ascbench.data.audio import load_audio
 
-    iterator: Iterable[str] = sorted(names)
-    if progress:
-        from tqdm import tqdm
-
-        iterator = tqdm(iterator, desc="decoding audio", unit="file", leave=False)
     bad: list[str] = []
-    for name in iterator:
+    for name in _with_progress(sorted(names), "decoding audio", progress):
         try:
             load_audio(root / name, sample_rate)
         except AudioError as exc:

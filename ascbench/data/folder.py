@@ -17,7 +17,9 @@ location-disjoint; clips without a known location are split file by file.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ascbench.data.base import Clip, Dataset
 from ascbench.data.checks import (
@@ -33,11 +35,22 @@ from ascbench.data.tau import parent_of, parse_name
 from ascbench.errors import DatasetError
 from ascbench.scenes import SCENES
 
+if TYPE_CHECKING:
+    from ascbench.data.checks import Table
+
 #: File names tried when a folder (not a CSV file) is given.
 LABEL_FILES: tuple[str, ...] = ("labels.csv", "labels.tsv")
 TEST_FRACTION = 0.3
-_SPLIT_VALUES = {"train": "train", "training": "train", "test": "test", "evaluate": "test",
-                 "evaluation": "test", "eval": "test", "val": "test", "validation": "test"}
+_SPLIT_VALUES = {
+    "train": "train",
+    "training": "train",
+    "test": "test",
+    "evaluate": "test",
+    "evaluation": "test",
+    "eval": "test",
+    "val": "test",
+    "validation": "test",
+}
 
 
 def find_labels(path: Path) -> Path | None:
@@ -82,13 +95,8 @@ def scan_folder(
     """Check a labels CSV (or a folder holding ``labels.csv``) and build its Dataset."""
     path = Path(path).expanduser().absolute()
     report = DataReport(path=path, layout="folder")
-    csv_path = path if path.is_file() else find_labels(path) if path.is_dir() else None
+    csv_path = _labels_csv(report, path)
     if csv_path is None:
-        report.errors.append(
-            f"{path}: no labels CSV; a plain audio folder needs {LABEL_FILES[0]} with columns "
-            "filename, scene_label (optional: device, split)"
-            if path.is_dir() else f"{path}: no such file or folder"
-        )  # fmt: skip
         return report
     root = csv_path.parent
     report.root = root
@@ -97,83 +105,184 @@ def scan_folder(
     except DatasetError as exc:
         report.errors.append(str(exc))
         return report
-    has_split = "split" in table.columns
-    report.facts.append(
-        f"layout: plain folder with labels CSV {csv_path} ({len(table.rows)} rows, "
-        f"{'tab' if table.delimiter == chr(9) else repr(table.delimiter)}-separated, columns "
-        f"{', '.join(table.columns)})"
+    report.facts.append(_layout_fact(csv_path, table))
+    rows = _read_rows(table, csv_path, root)
+    _report_row_problems(report, csv_path, rows, skip_unknown_labels)
+    notes: list[str] = []
+    clips = _drop_missing(report, csv_path, rows.clips, skip_missing, notes)
+    splits = _split_clips(report, csv_path, clips, rows.split_of, notes)
+    if report.errors:
+        return report
+    notes.append("clips used: " + ", ".join(f"{p} {len(c)}" for p, c in splits.items()))
+    report.dataset = Dataset(
+        name="folder", root=root, sample_rate=44100, clip_seconds=0.0, splits=splits, notes=notes
     )
-    clips: list[Clip] = []
-    split_of: dict[str, str] = {}
-    unknown: list[str] = []
-    bad_rows: list[str] = []
+    found = check_headers(
+        report, root, [c.filename for c in clips], headers, clip_seconds, progress
+    )
+    if found is not None:
+        report.dataset.sample_rate, report.dataset.clip_seconds = found
+    return report
+
+
+def _labels_csv(report: DataReport, path: Path) -> Path | None:
+    """The labels CSV that ``path`` names or holds; records an error and returns None if none."""
+    csv_path = path if path.is_file() else find_labels(path) if path.is_dir() else None
+    if csv_path is None:
+        report.errors.append(
+            f"{path}: no labels CSV; a plain audio folder needs {LABEL_FILES[0]} with columns "
+            "filename, scene_label (optional: device, split)"
+            if path.is_dir()
+            else f"{path}: no such file or folder"
+        )
+    return csv_path
+
+
+def _layout_fact(csv_path: Path, table: Table) -> str:
+    delimiter = "tab" if table.delimiter == chr(9) else repr(table.delimiter)
+    return (
+        f"layout: plain folder with labels CSV {csv_path} ({len(table.rows)} rows, "
+        f"{delimiter}-separated, columns {', '.join(table.columns)})"
+    )
+
+
+@dataclass
+class _LabelRows:
+    """The rows of a labels CSV: the clips they list and what is wrong with the others."""
+
+    clips: list[Clip] = field(default_factory=list)
+    #: filename -> 'train' | 'test', from the split column (None without one)
+    split_of: dict[str, str] | None = None
+    unknown: list[str] = field(default_factory=list)  #: rows whose label is not a DCASE scene
+    bad_rows: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)  #: files listed again
+
+
+def _read_rows(table: Table, csv_path: Path, root: Path) -> _LabelRows:
+    """One clip per row, the first row of a file only; the split column read when present."""
+    rows = _LabelRows(split_of={} if "split" in table.columns else None)
     seen: set[str] = set()
-    duplicates: list[str] = []
     for line, row in table.rows:
         fn = normalise_name(row["filename"])
         where = f"{csv_path.name}:{line}"
-        if not fn:
-            bad_rows.append(f"{where}: empty filename")
-            continue
-        if Path(fn).is_absolute() or (len(fn) > 1 and fn[1] == ":"):
-            bad_rows.append(f"{where}: filename '{fn}' is absolute (make it relative to {root})")
+        problem = _filename_problem(fn, root)
+        if problem:
+            rows.bad_rows.append(f"{where}: {problem}")
             continue
         if fn in seen:
-            duplicates.append(fn)
+            rows.duplicates.append(fn)
             continue
         seen.add(fn)
         label = row["scene_label"]
         if label not in SCENES:
-            unknown.append(f"{where} '{label}'")
+            rows.unknown.append(f"{where} '{label}'")
             continue
-        parsed = parse_name(fn)
-        identifier = (row.get("identifier") or row.get("location_id") or row.get("location")
-                      or (parsed.identifier if parsed else None))
-        city = row.get("city") or (identifier.split("-", 1)[0] if identifier else None)
-        device = row.get("device") or (parsed.device if parsed else None)
-        clip = Clip(filename=fn, scene_label=label, device=device or None, city=city or None,
-                    identifier=identifier or None, parent=parent_of(fn))  # fmt: skip
-        if has_split:
+        clip = _clip(fn, label, row)
+        if rows.split_of is not None:
             value = row["split"].strip().lower()
             if value not in _SPLIT_VALUES:
-                bad_rows.append(f"{where}: split '{row['split']}' is not train or test")
+                rows.bad_rows.append(f"{where}: split '{row['split']}' is not train or test")
                 continue
-            split_of[fn] = _SPLIT_VALUES[value]
-        clips.append(clip)
-    if bad_rows:
-        report.errors.append(f"{len(bad_rows)} bad rows in {csv_path}; first: {bad_rows[0]}")
-    if duplicates:
-        report.warnings.append(f"{len(duplicates)} files are listed more than once in "
-                               f"{csv_path.name} ({examples(duplicates)}); the first row is "
-                               "used")  # fmt: skip
-    if unknown:
-        msg = (f"{len(unknown)} rows of {csv_path} have labels that are not DCASE scenes "
-               f"({examples(unknown)})")  # fmt: skip
+            rows.split_of[fn] = _SPLIT_VALUES[value]
+        rows.clips.append(clip)
+    return rows
+
+
+def _filename_problem(fn: str, root: Path) -> str | None:
+    """What is wrong with a listed file name, or None."""
+    if not fn:
+        return "empty filename"
+    if Path(fn).is_absolute() or (len(fn) > 1 and fn[1] == ":"):
+        return f"filename '{fn}' is absolute (make it relative to {root})"
+    return None
+
+
+def _clip(fn: str, label: str, row: dict[str, str]) -> Clip:
+    """The clip of a row; location and device fall back to a TAU-style file name's fields."""
+    parsed = parse_name(fn)
+    identifier = (
+        row.get("identifier")
+        or row.get("location_id")
+        or row.get("location")
+        or (parsed.identifier if parsed else None)
+    )
+    city = row.get("city") or (identifier.split("-", 1)[0] if identifier else None)
+    device = row.get("device") or (parsed.device if parsed else None)
+    return Clip(
+        filename=fn,
+        scene_label=label,
+        device=device or None,
+        city=city or None,
+        identifier=identifier or None,
+        parent=parent_of(fn),
+    )
+
+
+def _report_row_problems(
+    report: DataReport, csv_path: Path, rows: _LabelRows, skip_unknown_labels: bool
+) -> None:
+    if rows.bad_rows:
+        report.errors.append(
+            f"{len(rows.bad_rows)} bad rows in {csv_path}; first: {rows.bad_rows[0]}"
+        )
+    if rows.duplicates:
+        report.warnings.append(
+            f"{len(rows.duplicates)} files are listed more than once in "
+            f"{csv_path.name} ({examples(rows.duplicates)}); the first row is "
+            "used"
+        )
+    if rows.unknown:
+        msg = (
+            f"{len(rows.unknown)} rows of {csv_path} have labels that are not DCASE scenes "
+            f"({examples(rows.unknown)})"
+        )
         if skip_unknown_labels:
             report.warnings.append(msg + "; they were left out")
         else:
-            report.errors.append(msg + f"; remove those rows, or pass --skip-unknown-labels "
-                                 f"(labels: {', '.join(SCENES)})")  # fmt: skip
+            report.errors.append(
+                msg + f"; remove those rows, or pass --skip-unknown-labels "
+                f"(labels: {', '.join(SCENES)})"
+            )
+
+
+def _drop_missing(
+    report: DataReport, csv_path: Path, clips: list[Clip], skip_missing: bool, notes: list[str]
+) -> list[Clip]:
+    """The clips whose files exist; missing files are an error, or skipped and noted."""
+    root = csv_path.parent
     present = existing_files(root, [c.filename for c in clips])
     missing = [c.filename for c in clips if c.filename not in present]
-    notes: list[str] = []
-    if missing:
-        if skip_missing:
-            notes.append(f"skipped {len(missing)} listed files missing from {root}: "
-                         f"{examples(missing, 5)}")  # fmt: skip
-            report.warnings.append(notes[-1])
-            clips = [c for c in clips if c.filename in present]
-        else:
-            report.errors.append(
-                f"{len(missing)} of {len(clips)} files listed in {csv_path} are missing (first: "
-                f"{examples(missing, 5)}); fix the paths (relative to {root}), or pass "
-                "--skip-missing (skip_missing=True) to leave them out and record them in the notes"
-            )
-    if not has_split:
+    if not missing:
+        return clips
+    if skip_missing:
+        notes.append(
+            f"skipped {len(missing)} listed files missing from {root}: {examples(missing, 5)}"
+        )
+        report.warnings.append(notes[-1])
+        return [c for c in clips if c.filename in present]
+    report.errors.append(
+        f"{len(missing)} of {len(clips)} files listed in {csv_path} are missing (first: "
+        f"{examples(missing, 5)}); fix the paths (relative to {root}), or pass "
+        "--skip-missing (skip_missing=True) to leave them out and record them in the notes"
+    )
+    return clips
+
+
+def _split_clips(
+    report: DataReport,
+    csv_path: Path,
+    clips: list[Clip],
+    split_of: dict[str, str] | None,
+    notes: list[str],
+) -> dict[str, list[Clip]]:
+    """The train and test clips, by the split column or else :func:`assign_splits`."""
+    if split_of is None:
         split_of = assign_splits(clips)
-        notes.append(f"no split column: deterministic {1 - TEST_FRACTION:.0%}/"
-                     f"{TEST_FRACTION:.0%} split per scene by hashed location (or file name "
-                     "when the location is unknown)")  # fmt: skip
+        notes.append(
+            f"no split column: deterministic {1 - TEST_FRACTION:.0%}/"
+            f"{TEST_FRACTION:.0%} split per scene by hashed location (or file name "
+            "when the location is unknown)"
+        )
     splits = {p: [c for c in clips if split_of.get(c.filename) == p] for p in ("train", "test")}
     for part, part_clips in splits.items():
         if not part_clips and not report.errors:
@@ -181,16 +290,7 @@ def scan_folder(
                 f"{csv_path}: the {part} split is empty; add a split column or more clips per "
                 "scene (a scene needs two locations or files to appear in both splits)"
             )
-    if report.errors:
-        return report
-    notes.append("clips used: " + ", ".join(f"{p} {len(c)}" for p, c in splits.items()))
-    report.dataset = Dataset(name="folder", root=root, sample_rate=44100, clip_seconds=0.0,
-                             splits=splits, notes=notes)  # fmt: skip
-    found = check_headers(report, root, [c.filename for c in clips], headers, clip_seconds,
-                          progress)  # fmt: skip
-    if found is not None:
-        report.dataset.sample_rate, report.dataset.clip_seconds = found
-    return report
+    return splits
 
 
 def load_folder(

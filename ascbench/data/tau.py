@@ -24,7 +24,8 @@ import json
 import os
 import re
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ascbench.data.base import Clip, Dataset
@@ -146,8 +147,9 @@ def _audio_zip_hint(root: Path, year: str | None) -> str:
     return f"unzip {prefix}.audio.1.zip ... .audio.16.zip into {root}"
 
 
-def _split_files(root: Path, split: str, report: DataReport, year: str | None
-                 ) -> tuple[Path, Path] | None:
+def _split_files(
+    root: Path, split: str, report: DataReport, year: str | None
+) -> tuple[Path, Path] | None:
     """The train and test CSVs for ``split``; records an error and returns None if absent."""
     setup = root / "evaluation_setup"
     evaluate = setup / "fold1_evaluate.csv"
@@ -226,82 +228,127 @@ def scan_tau(
     if not root.is_dir():
         report.errors.append(f"{root}: no such folder; pass the folder holding meta.csv and audio/")
         return report
-    meta_path, audio = root / "meta.csv", root / "audio"
     year = guess_year(root)
-    if not (root / "evaluation_setup" / "fold1_train.csv").is_file() and _is_eval_set(root):
-        report.errors.append(f"{root}: this is an evaluation set (integer file names, no "
-                             "labels); pass a development set")  # fmt: skip
+    if not _check_layout(report, root, year):
         return report
-    if not meta_path.is_file() and not audio.is_dir():
-        found = find_tau_roots(root)
-        if found:
-            report.errors.append(
-                f"{root}: no meta.csv and audio/ here, but a TAU dataset root is at {found[0]}"
-                + (f" (also {examples(map(str, found[1:]))})" if len(found) > 1 else "")
-                + "; pass that folder instead"
-            )
-        elif list(root.glob("*.meta.zip")):
-            report.errors.append(
-                f"{root}: the TAU archives are not extracted; {_meta_zip_hint(root, year)} and "
-                f"{_audio_zip_hint(root, year)}"
-            )
-        else:
-            report.errors.append(
-                f"{root}: not a TAU dataset root: no meta.csv and audio/ here or one level up or "
-                "down; pass the folder that holds meta.csv and audio/"
-            )
+    lists = _read_lists(report, root, split, year)
+    if lists is None:
         return report
-    if not meta_path.is_file():
-        report.errors.append(
-            f"{meta_path} is missing: the meta archive was not extracted; "
-            f"{_meta_zip_hint(root, year)}"
-        )
-        return report
-    if not audio.is_dir() or not any(audio.iterdir()):
-        report.errors.append(f"{audio} is missing or empty: the audio archives were not "
-                             f"extracted; {_audio_zip_hint(root, year)}")  # fmt: skip
-        return report
-    try:
-        meta = read_table(meta_path, ["filename"], what="meta.csv")
-        files = _split_files(root, split, report, year)
-        if files is None:
-            return report
-        tables = {"train": read_table(files[0], ["filename"], what="split file"),
-                  "test": read_table(files[1], ["filename"], what="split file")}  # fmt: skip
-    except DatasetError as exc:
-        report.errors.append(str(exc))
-        return report
+    meta, files, tables = lists
     synth = _synthetic_info(root)
     report.layout = "synthetic" if synth else "tau"
-    def rel(p: Path) -> Path:
-        return p.relative_to(root) if p.is_relative_to(root) else p
-
-    style = f" (synthetic, made by ascbench: {synth.get('config', {}).get('style')})" \
-        if synth else ""
-    report.facts.append(
-        f"layout: TAU development set at {root}{style}; train list {rel(files[0])} "
-        f"({len(tables['train'].rows)} rows), test list {rel(files[1])} "
-        f"({len(tables['test'].rows)} rows), meta.csv {len(meta.rows)} rows"
-    )
+    report.facts.append(_layout_fact(root, synth, meta, files, tables))
     _build(report, root, meta, tables, split, skip_missing, synth)
     if report.dataset is None:
         return report
     if synth and headers == "all" and synth.get("content_sha256"):
-        from ascbench.data.synth import content_digest
-
-        if content_digest(root) != synth["content_sha256"]:
-            report.errors.append(
-                f"{root}: the synthetic files were changed after generation (content hash "
-                "mismatch); delete the folder and generate it again"
-            )
-        else:
-            report.facts.append(f"synthetic content hash verified: {synth['content_sha256']}")
+        _check_synthetic_content(report, root, synth["content_sha256"])
     names = [c.filename for clips in report.dataset.splits.values() for c in clips]
     found = check_headers(report, root, names, headers, clip_seconds, progress)
     if found is None:
         return report
     report.dataset.sample_rate, report.dataset.clip_seconds = found
     return report
+
+
+def _check_layout(report: DataReport, root: Path, year: str | None) -> bool:
+    """Whether ``root`` looks like an extracted development set; records an error if not."""
+    meta_path, audio = root / "meta.csv", root / "audio"
+    if not (root / "evaluation_setup" / "fold1_train.csv").is_file() and _is_eval_set(root):
+        report.errors.append(
+            f"{root}: this is an evaluation set (integer file names, no "
+            "labels); pass a development set"
+        )
+        return False
+    if not meta_path.is_file() and not audio.is_dir():
+        report.errors.append(_not_a_root_error(root, year))
+        return False
+    if not meta_path.is_file():
+        report.errors.append(
+            f"{meta_path} is missing: the meta archive was not extracted; "
+            f"{_meta_zip_hint(root, year)}"
+        )
+        return False
+    if not audio.is_dir() or not any(audio.iterdir()):
+        report.errors.append(
+            f"{audio} is missing or empty: the audio archives were not "
+            f"extracted; {_audio_zip_hint(root, year)}"
+        )
+        return False
+    return True
+
+
+def _not_a_root_error(root: Path, year: str | None) -> str:
+    """What to do about a folder with neither meta.csv nor audio/."""
+    found = find_tau_roots(root)
+    if found:
+        return (
+            f"{root}: no meta.csv and audio/ here, but a TAU dataset root is at {found[0]}"
+            + (f" (also {examples(map(str, found[1:]))})" if len(found) > 1 else "")
+            + "; pass that folder instead"
+        )
+    if list(root.glob("*.meta.zip")):
+        return (
+            f"{root}: the TAU archives are not extracted; {_meta_zip_hint(root, year)} and "
+            f"{_audio_zip_hint(root, year)}"
+        )
+    return (
+        f"{root}: not a TAU dataset root: no meta.csv and audio/ here or one level up or "
+        "down; pass the folder that holds meta.csv and audio/"
+    )
+
+
+def _read_lists(
+    report: DataReport, root: Path, split: str, year: str | None
+) -> tuple[Table, tuple[Path, Path], dict[str, Table]] | None:
+    """meta.csv, the train and test list files and their tables; None (and an error) if one
+    cannot be found or read."""
+    try:
+        meta = read_table(root / "meta.csv", ["filename"], what="meta.csv")
+        files = _split_files(root, split, report, year)
+        if files is None:
+            return None
+        tables = {
+            "train": read_table(files[0], ["filename"], what="split file"),
+            "test": read_table(files[1], ["filename"], what="split file"),
+        }
+    except DatasetError as exc:
+        report.errors.append(str(exc))
+        return None
+    return meta, files, tables
+
+
+def _layout_fact(
+    root: Path,
+    synth: dict | None,
+    meta: Table,
+    files: tuple[Path, Path],
+    tables: dict[str, Table],
+) -> str:
+    def rel(p: Path) -> Path:
+        return p.relative_to(root) if p.is_relative_to(root) else p
+
+    style = ""
+    if synth:
+        style = f" (synthetic, made by ascbench: {synth.get('config', {}).get('style')})"
+    return (
+        f"layout: TAU development set at {root}{style}; train list {rel(files[0])} "
+        f"({len(tables['train'].rows)} rows), test list {rel(files[1])} "
+        f"({len(tables['test'].rows)} rows), meta.csv {len(meta.rows)} rows"
+    )
+
+
+def _check_synthetic_content(report: DataReport, root: Path, expected: str) -> None:
+    """Compare a synthetic set's files with the content hash recorded when it was made."""
+    from ascbench.data.synth import content_digest
+
+    if content_digest(root) != expected:
+        report.errors.append(
+            f"{root}: the synthetic files were changed after generation (content hash "
+            "mismatch); delete the folder and generate it again"
+        )
+    else:
+        report.facts.append(f"synthetic content hash verified: {expected}")
 
 
 def _synthetic_info(root: Path) -> dict | None:
@@ -315,6 +362,18 @@ def _synthetic_info(root: Path) -> dict | None:
     return info if isinstance(info, dict) and info.get("generator") else None
 
 
+@dataclass
+class _Joined:
+    """The split lists joined with meta.csv: the clips of each split and what did not fit."""
+
+    splits: dict[str, list[Clip]] = field(default_factory=dict)
+    unknown_labels: list[str] = field(default_factory=list)  #: 'file:line 'label''
+    not_in_meta: Counter[str] = field(default_factory=Counter)  #: split -> rows
+    disagree: list[str] = field(default_factory=list)  #: files labelled otherwise in meta.csv
+    years: dict[str, list[str]] = field(default_factory=dict)  #: '2020'/'2022' -> file names
+    duplicates: list[str] = field(default_factory=list)  #: files in both lists
+
+
 def _build(
     report: DataReport,
     root: Path,
@@ -325,127 +384,198 @@ def _build(
     synth: dict | None,
 ) -> None:
     """Join the split lists with meta.csv, check them, and set ``report.dataset``."""
-    meta_rows = {normalise_name(r["filename"], audio_prefix=True): (line, r)
-                 for line, r in meta.rows}  # fmt: skip
+    joined = _join(meta, tables)
+    _report_join_problems(report, root, joined)
     notes: list[str] = []
-    splits: dict[str, list[Clip]] = {}
-    unknown_labels: list[str] = []
-    not_in_meta: Counter[str] = Counter()
-    disagree: list[str] = []
-    years: dict[str, list[str]] = {}
+    splits = _drop_missing(report, root, joined.splits, skip_missing, notes)
+    for part, clips in splits.items():
+        if not clips and not report.errors:
+            report.errors.append(
+                f"{tables[part].path}: the {part} split has no usable clips; "
+                "check the file and the audio folder"
+            )
+    _warn_leakage(report, splits)
+    if report.errors:
+        return
+    year = next(iter(joined.years), None)
+    name = _dataset_name(root, split, synth, year, notes)
+    counts = ", ".join(f"{p} {len(c)}" for p, c in splits.items())
+    notes.append(
+        f"clips used: {counts} (train list: {tables['train'].path.name}, test list: "
+        f"{tables['test'].path.name})"
+    )
+    content = synth.get("content_sha256") if synth else None
+    report.dataset = Dataset(
+        name=name,
+        root=root,
+        sample_rate=44100,
+        clip_seconds=1.0 if year == "2022" else 10.0,
+        splits=splits,
+        notes=notes,
+        content_hash=content,
+    )
+
+
+def _join(meta: Table, tables: dict[str, Table]) -> _Joined:
+    """The clips of each split list, a file listed twice kept in the first list it is in."""
+    meta_rows = {
+        normalise_name(r["filename"], audio_prefix=True): (line, r) for line, r in meta.rows
+    }
+    joined = _Joined()
     seen: dict[str, str] = {}
-    duplicates: list[str] = []
     for part, table in tables.items():
         clips: list[Clip] = []
         for line, row in table.rows:
             fn = normalise_name(row["filename"], audio_prefix=True)
             if fn in seen:
                 if seen[fn] != part:
-                    duplicates.append(fn)
+                    joined.duplicates.append(fn)
                 continue
             seen[fn] = part
-            parsed = parse_name(fn)
-            if parsed is not None:
-                years.setdefault(parsed.year, []).append(fn)
-            m = meta_rows.get(fn, (0, {}))[1]
-            if not m:
-                not_in_meta[part] += 1
-            label = row.get("scene_label") or m.get("scene_label") or (
-                parsed.scene if parsed else "")
-            if m.get("scene_label") and row.get("scene_label") and \
-                    m["scene_label"] != row["scene_label"]:
-                disagree.append(fn)
-            if label not in SCENES:
-                unknown_labels.append(f"{table.path.name}:{line} '{label}'")
-                continue
-            identifier = m.get("identifier") or (parsed.identifier if parsed else None)
-            device = m.get("source_label") or (parsed.device if parsed else None)
-            city = identifier.split("-", 1)[0] if identifier else None
-            clips.append(Clip(filename=fn, scene_label=label, device=device, city=city,
-                              identifier=identifier, parent=parent_of(fn, parsed)))  # fmt: skip
-        splits[part] = clips
-    if unknown_labels:
+            where = f"{table.path.name}:{line}"
+            clip = _join_row(joined, part, where, fn, row, meta_rows.get(fn, (0, {}))[1])
+            if clip is not None:
+                clips.append(clip)
+        joined.splits[part] = clips
+    return joined
+
+
+def _join_row(
+    joined: _Joined, part: str, where: str, fn: str, row: dict[str, str], m: dict[str, str]
+) -> Clip | None:
+    """The clip of one list row ``row`` and its meta.csv row ``m`` (empty if none); None for a
+    label that is not a DCASE scene. What does not fit is recorded in ``joined``."""
+    parsed = parse_name(fn)
+    if parsed is not None:
+        joined.years.setdefault(parsed.year, []).append(fn)
+    if not m:
+        joined.not_in_meta[part] += 1
+    label = row.get("scene_label") or m.get("scene_label") or (parsed.scene if parsed else "")
+    listed_label = row.get("scene_label")
+    if m.get("scene_label") and listed_label and m["scene_label"] != listed_label:
+        joined.disagree.append(fn)
+    if label not in SCENES:
+        joined.unknown_labels.append(f"{where} '{label}'")
+        return None
+    identifier = m.get("identifier") or (parsed.identifier if parsed else None)
+    device = m.get("source_label") or (parsed.device if parsed else None)
+    city = identifier.split("-", 1)[0] if identifier else None
+    return Clip(
+        filename=fn,
+        scene_label=label,
+        device=device,
+        city=city,
+        identifier=identifier,
+        parent=parent_of(fn, parsed),
+    )
+
+
+def _report_join_problems(report: DataReport, root: Path, joined: _Joined) -> None:
+    if joined.unknown_labels:
         report.errors.append(
-            f"{len(unknown_labels)} rows have labels that are not DCASE scenes "
-            f"({examples(unknown_labels)}); fix the CSVs (labels: {', '.join(SCENES)})"
+            f"{len(joined.unknown_labels)} rows have labels that are not DCASE scenes "
+            f"({examples(joined.unknown_labels)}); fix the CSVs (labels: {', '.join(SCENES)})"
         )
-    if duplicates:
+    if joined.duplicates:
         report.errors.append(
-            f"{len(duplicates)} files are listed in both the train and the test list "
-            f"({examples(duplicates)}); check the split files"
+            f"{len(joined.duplicates)} files are listed in both the train and the test list "
+            f"({examples(joined.duplicates)}); check the split files"
         )
+    years = joined.years
     if len(years) > 1:
         report.errors.append(
             f"{root}: mixed 10-s (2020) and 1-s (2022) file names ({len(years['2020'])} like "
             f"{years['2020'][0]}, {len(years['2022'])} like {years['2022'][0]}); keep the two "
             "sets in separate folders"
         )
-    if not_in_meta:
+    if joined.not_in_meta:
         report.warnings.append(
-            f"{sum(not_in_meta.values())} listed files are not in meta.csv ("
-            + ", ".join(f"{p} {n}" for p, n in not_in_meta.items())
+            f"{sum(joined.not_in_meta.values())} listed files are not in meta.csv ("
+            + ", ".join(f"{p} {n}" for p, n in joined.not_in_meta.items())
             + "); their device and location were taken from the file names"
         )
-    if disagree:
-        report.warnings.append(f"{len(disagree)} files have a different scene_label in meta.csv "
-                               f"than in the split list ({examples(disagree)})")  # fmt: skip
-    # files listed but not on disk
+    if joined.disagree:
+        report.warnings.append(
+            f"{len(joined.disagree)} files have a different scene_label in meta.csv than in "
+            f"the split list ({examples(joined.disagree)})"
+        )
+
+
+def _drop_missing(
+    report: DataReport,
+    root: Path,
+    splits: dict[str, list[Clip]],
+    skip_missing: bool,
+    notes: list[str],
+) -> dict[str, list[Clip]]:
+    """The clips whose files exist; files listed but not on disk are an error, or skipped and
+    noted."""
     listed = [c.filename for clips in splits.values() for c in clips]
     present = existing_files(root, listed)
-    missing = {p: [c.filename for c in clips if c.filename not in present]
-               for p, clips in splits.items()}  # fmt: skip
+    missing = {
+        p: [c.filename for c in clips if c.filename not in present] for p, clips in splits.items()
+    }
     n_missing = sum(map(len, missing.values()))
-    if n_missing:
-        where = ", ".join(f"{p} {len(m)}" for p, m in missing.items() if m)
-        first = examples([f for m in missing.values() for f in m], 5)
-        if skip_missing:
-            notes.append(f"skipped {n_missing} listed files missing from {root / 'audio'} "
-                         f"({where}): {first}")  # fmt: skip
-            report.warnings.append(notes[-1])
-            splits = {p: [c for c in clips if c.filename in present]
-                      for p, clips in splits.items()}  # fmt: skip
-        else:
-            report.errors.append(
-                f"{n_missing} of {len(listed)} listed files are missing from {root / 'audio'} "
-                f"({where}; first: {first}); re-extract the audio archives, or pass "
-                "--skip-missing (skip_missing=True) to leave them out and record them in the notes"
-            )
-    for part, clips in splits.items():
-        if not clips and not report.errors:
-            report.errors.append(f"{tables[part].path}: the {part} split has no usable clips; "
-                                 "check the file and the audio folder")  # fmt: skip
-    # leakage checks (warnings: the official split is clean)
-    locs = {p: {c.identifier for c in clips if c.identifier} for p, clips in splits.items()}
-    shared = locs.get("train", set()) & locs.get("test", set())
+    if not n_missing:
+        return splits
+    where = ", ".join(f"{p} {len(m)}" for p, m in missing.items() if m)
+    first = examples([f for m in missing.values() for f in m], 5)
+    if skip_missing:
+        notes.append(
+            f"skipped {n_missing} listed files missing from {root / 'audio'} ({where}): {first}"
+        )
+        report.warnings.append(notes[-1])
+        return {p: [c for c in clips if c.filename in present] for p, clips in splits.items()}
+    report.errors.append(
+        f"{n_missing} of {len(listed)} listed files are missing from {root / 'audio'} "
+        f"({where}; first: {first}); re-extract the audio archives, or pass "
+        "--skip-missing (skip_missing=True) to leave them out and record them in the notes"
+    )
+    return splits
+
+
+def _warn_leakage(report: DataReport, splits: dict[str, list[Clip]]) -> None:
+    """Warnings for locations and 10-s recordings in both splits (the official split is
+    clean)."""
+    shared = _in_both_splits(splits, lambda c: c.identifier)
     if shared:
-        report.warnings.append(f"{len(shared)} locations appear in both train and test "
-                               f"({examples(sorted(shared))}); the split is not "
-                               "location-disjoint")  # fmt: skip
-    parents = {p: {c.parent for c in clips if c.parent} for p, clips in splits.items()}
-    straddle = parents.get("train", set()) & parents.get("test", set())
+        report.warnings.append(
+            f"{len(shared)} locations appear in both train and test "
+            f"({examples(sorted(shared))}); the split is not location-disjoint"
+        )
+    straddle = _in_both_splits(splits, lambda c: c.parent)
     if straddle:
-        report.warnings.append(f"{len(straddle)} 10-s recordings have 1-s clips in both train "
-                               f"and test ({examples(sorted(straddle))})")  # fmt: skip
-    if report.errors:
-        return
-    year = next(iter(years), None)
+        report.warnings.append(
+            f"{len(straddle)} 10-s recordings have 1-s clips in both train "
+            f"and test ({examples(sorted(straddle))})"
+        )
+
+
+def _in_both_splits(
+    splits: dict[str, list[Clip]], key: Callable[[Clip], str | None]
+) -> set[str | None]:
+    """The values of ``key`` (empty ones left out) found among both train and test clips."""
+    values = {p: {key(c) for c in clips if key(c)} for p, clips in splits.items()}
+    return values.get("train", set()) & values.get("test", set())
+
+
+def _dataset_name(
+    root: Path, split: str, synth: dict | None, year: str | None, notes: list[str]
+) -> str:
+    """The dataset's name; a synthetic set also gets a note that its results are not DCASE's."""
     if synth:
         name = f"synthetic-{synth.get('config', {}).get('style', 'tau')}"
-        notes.append(f"synthetic data made by ascbench (generator version {synth.get('version')},"
-                     f" seed {synth.get('config', {}).get('seed')}, content sha256 "
-                     f"{str(synth.get('content_sha256', '?'))[:16]}); results on it are NOT "
-                     "comparable with DCASE results on TAU data")  # fmt: skip
+        notes.append(
+            f"synthetic data made by ascbench (generator version {synth.get('version')},"
+            f" seed {synth.get('config', {}).get('seed')}, content sha256 "
+            f"{str(synth.get('content_sha256', '?'))[:16]}); results on it are NOT "
+            "comparable with DCASE results on TAU data"
+        )
     else:
         name = f"tau{year}-mobile-dev" if year else f"tau-{root.name}"
     if split != "fold1":
         name += f"-{Path(split).stem}"
-    counts = ", ".join(f"{p} {len(c)}" for p, c in splits.items())
-    notes.append(f"clips used: {counts} (train list: {tables['train'].path.name}, test list: "
-                 f"{tables['test'].path.name})")  # fmt: skip
-    content = synth.get("content_sha256") if synth else None
-    report.dataset = Dataset(name=name, root=root, sample_rate=44100,
-                             clip_seconds=1.0 if year == "2022" else 10.0, splits=splits,
-                             notes=notes, content_hash=content)  # fmt: skip
+    return name
 
 
 def load_tau(

@@ -17,6 +17,7 @@ from ascbench.evaluation.evaluate import (
     build_tta,
     evaluate,
     predict,
+    score_predictions,
 )
 from ascbench.evaluation.metrics import (
     ECE_BINS,
@@ -88,6 +89,7 @@ __all__ = [
     "evaluate",
     "predict",
     "predicted_classes",
+    "score_predictions",
     "summarize_predictions",
     "tied_clips",
 ]

@@ -28,7 +28,8 @@ report a mean ± std over TTA draws.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -36,6 +37,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ascbench.clips import ClipData, TrainingError, check_data, load_batch, resolve_device
 from ascbench.evaluation.errors import EvaluationError
 from ascbench.evaluation.metrics import (
     ECE_BINS,
@@ -51,13 +53,10 @@ from ascbench.evaluation.metrics import (
     predicted_classes,
     summarize_predictions,
 )
+from ascbench.feature_augment import random_shift, spec_augment
 from ascbench.progress import bar as progress_bar
 from ascbench.scenes import SCENES
 from ascbench.systems import EvaluationSettings, SpecAugment, TrainingRecipe
-from ascbench.training.augment import random_shift, spec_augment
-from ascbench.training.data import ClipData, check_data, load_batch
-from ascbench.training.errors import TrainingError
-from ascbench.training.trainer import resolve_device
 
 #: A test-time augmentation: ``(features (B, C, F, T), rng) -> features``.
 TTAFunction = Callable[[torch.Tensor, np.random.Generator], torch.Tensor]
@@ -266,6 +265,72 @@ def _scores(p: np.ndarray, y: np.ndarray, names: Sequence[str], eps: float) -> d
     }
 
 
+def _checked_device(
+    data: ClipData,
+    device: str | torch.device,
+    batch_size: int,
+    tta_passes: int,
+    tta: TTAFunction | None,
+) -> torch.device:
+    """Check :func:`predict`'s arguments; the device to run on."""
+    try:
+        check_data(data, "evaluation")
+        dev = resolve_device(device)
+    except TrainingError as exc:
+        raise EvaluationError(str(exc)) from exc
+    if batch_size < 1 or tta_passes < 1:
+        raise EvaluationError(
+            f"batch_size and tta_passes must be >= 1, got {batch_size}, {tta_passes}"
+        )
+    if tta_passes > 1 and tta is None:
+        raise EvaluationError(f"tta_passes is {tta_passes} but no test-time augmentation was given")
+    return dev
+
+
+@contextmanager
+def _prediction_mode(
+    model: torch.nn.Module,
+    dev: torch.device,
+    seed: int,
+    model_tta: ModelTestTimeAugmentation | None,
+) -> Iterator[None]:
+    """The model on ``dev`` in eval mode (with its TTA hooks on) and torch's RNG seeded with
+    ``seed``, for a block; the model's mode, its hooks and the caller's RNG are restored."""
+    was_training = model.training
+    model.to(dev).eval()
+    fork_devices = [dev.index or 0] if dev.type == "cuda" else []
+    try:
+        with torch.random.fork_rng(devices=fork_devices):
+            torch.manual_seed(seed)
+            if model_tta is not None:
+                model_tta.enable(model)
+            yield
+    finally:
+        if model_tta is not None:
+            model_tta.disable(model)
+        model.train(was_training)
+
+
+def _batch_probabilities(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    tta: TTAFunction | None,
+    passes: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Softmax of the model on ``x`` averaged over ``passes`` (augmented by ``tta`` if given)."""
+    total = None
+    for _ in range(passes):
+        out = model(tta(x, rng) if tta is not None else x)
+        if not isinstance(out, torch.Tensor) or out.ndim != 2:
+            raise EvaluationError("the model must return logits of shape (batch, classes)")
+        # softmax in float64 on the CPU (MPS has no float64)
+        p = torch.softmax(out.detach().to("cpu", torch.float64), dim=1)
+        total = p if total is None else total + p
+    assert total is not None
+    return (total / passes).numpy()
+
+
 @torch.no_grad()
 def predict(
     model: torch.nn.Module,
@@ -284,69 +349,98 @@ def predict(
     ``tta`` is only used when ``tta_passes > 1``. The TTA's own ``seed`` attribute, when set,
     overrides ``seed``. The model's mode is restored afterwards, and so is torch's RNG.
     """
-    try:
-        check_data(data, "evaluation")
-        dev = resolve_device(device)
-    except TrainingError as exc:
-        raise EvaluationError(str(exc)) from exc
-    if batch_size < 1 or tta_passes < 1:
-        raise EvaluationError(
-            f"batch_size and tta_passes must be >= 1, got {batch_size}, {tta_passes}"
-        )
-    if tta_passes > 1 and tta is None:
-        raise EvaluationError(f"tta_passes is {tta_passes} but no test-time augmentation was given")
+    dev = _checked_device(data, device, batch_size, tta_passes, tta)
     own_seed = getattr(tta, "seed", None)
     seed = own_seed if own_seed is not None else seed
     rng = np.random.default_rng(np.random.SeedSequence(seed))
-    model_tta = tta if isinstance(tta, ModelTestTimeAugmentation) and tta_passes > 1 else None
-    was_training = model.training
-    model.to(dev).eval()
+    tta = tta if tta_passes > 1 else None
+    model_tta = tta if isinstance(tta, ModelTestTimeAugmentation) else None
     n = len(data)
     probs: list[np.ndarray] = []
     labels: list[np.ndarray] = []
     devices: list[str] = []
     filenames: list[str] = []
-    fork_devices = [dev.index or 0] if dev.type == "cuda" else []
-    try:
-        with torch.random.fork_rng(devices=fork_devices):
-            torch.manual_seed(seed)
-            if model_tta is not None:
-                model_tta.enable(model)
-            for start in progress_bar(
-                range(0, n, batch_size),
-                desc=description or "evaluating",
-                unit="batch",
-                leave=False,
-                disable=None if progress else True,
-            ):
-                batch = load_batch(data, list(range(start, min(start + batch_size, n))))
-                x = batch.features.to(dev)
-                total = None
-                for _ in range(tta_passes):
-                    inputs = tta(x, rng) if tta is not None and tta_passes > 1 else x
-                    out = model(inputs)
-                    if not isinstance(out, torch.Tensor) or out.ndim != 2:
-                        raise EvaluationError(
-                            "the model must return logits of shape (batch, classes)"
-                        )
-                    # softmax in float64 on the CPU (MPS has no float64)
-                    p = torch.softmax(out.detach().to("cpu", torch.float64), dim=1)
-                    total = p if total is None else total + p
-                assert total is not None
-                probs.append((total / tta_passes).numpy())
-                labels.append(batch.labels.cpu().numpy())
-                devices.extend(batch.devices)
-                filenames.extend(batch.filenames)
-    finally:
-        if model_tta is not None:
-            model_tta.disable(model)
-        model.train(was_training)
+    with _prediction_mode(model, dev, seed, model_tta):
+        for start in progress_bar(
+            range(0, n, batch_size),
+            desc=description or "evaluating",
+            unit="batch",
+            leave=False,
+            disable=None if progress else True,
+        ):
+            batch = load_batch(data, list(range(start, min(start + batch_size, n))))
+            probs.append(_batch_probabilities(model, batch.features.to(dev), tta, tta_passes, rng))
+            labels.append(batch.labels.cpu().numpy())
+            devices.extend(batch.devices)
+            filenames.extend(batch.filenames)
     return Predictions(
         filenames=filenames,
         probabilities=np.concatenate(probs),
         labels=np.concatenate(labels).astype(np.int64),
         devices=devices,
     )
+
+
+def score_predictions(
+    preds: Predictions,
+    *,
+    tta_passes: int = 1,
+    evaluators: Mapping[str, Any] | None = None,
+    eps: float = LOG_LOSS_EPS,
+) -> EvaluationResult:
+    """The :class:`EvaluationResult` of ``preds`` over ``preds.classes`` (see :func:`evaluate`)."""
+    p, y = preds.probabilities, preds.labels
+    if p.shape[1] != len(preds.classes):
+        raise EvaluationError(
+            f"the model returns {p.shape[1]} classes but {len(preds.classes)} are expected"
+        )
+    unlabelled = y < 0
+    if unlabelled.all():
+        return EvaluationResult(
+            accuracy=None,
+            log_loss=None,
+            n_clips=len(y),
+            labelled=False,
+            tta_passes=tta_passes,
+            log_loss_eps=eps,
+        )
+    if unlabelled.any():
+        first = preds.filenames[int(np.argmax(unlabelled))]
+        raise EvaluationError(
+            f"{int(unlabelled.sum())} of {len(y)} clips have no label (first: {first!r}); "
+            "evaluate labelled and unlabelled clips separately"
+        )
+    if y.max() >= len(preds.classes):
+        raise EvaluationError(f"a label {int(y.max())} is outside the {len(preds.classes)} classes")
+    scores = _scores(p, y, preds.classes, eps)
+    device_metric = DeviceWise(preds.classes, eps)
+    group_metric = DeviceGroups(preds.classes, eps)
+    device_metric.update(p, y, preds.devices)
+    group_metric.update(p, y, preds.devices)
+    return EvaluationResult(
+        accuracy=scores["accuracy"],
+        log_loss=scores["log_loss"],
+        class_wise=scores["class_wise"],
+        device_wise=device_metric.per_device(),
+        device_groups=group_metric.per_group(),
+        ece=scores["ece"],
+        predictions=scores["predictions"],
+        n_clips=len(y),
+        tta_passes=tta_passes,
+        log_loss_eps=eps,
+        extra=_extra_scores(evaluators or {}, p, y, preds.devices),
+    )
+
+
+def _extra_scores(
+    evaluators: Mapping[str, Any], p: np.ndarray, y: np.ndarray, devices: list[str]
+) -> dict[str, dict[str, float]]:
+    extra: dict[str, dict[str, float]] = {}
+    for name, metric in evaluators.items():
+        metric.reset()
+        metric.update(p, y, devices)
+        extra[name] = {k: float(v) for k, v in metric.compute().items()}
+    return extra
 
 
 def evaluate(
@@ -383,53 +477,5 @@ def evaluate(
         description=description,
     )
     preds.classes = tuple(classes)
-    p, y = preds.probabilities, preds.labels
-    if p.shape[1] != len(preds.classes):
-        raise EvaluationError(
-            f"the model returns {p.shape[1]} classes but {len(preds.classes)} are expected"
-        )
-    unlabelled = y < 0
-    if unlabelled.all():
-        return (
-            EvaluationResult(
-                accuracy=None,
-                log_loss=None,
-                n_clips=len(y),
-                labelled=False,
-                tta_passes=tta_passes,
-                log_loss_eps=eps,
-            ),
-            preds,
-        )
-    if unlabelled.any():
-        first = preds.filenames[int(np.argmax(unlabelled))]
-        raise EvaluationError(
-            f"{int(unlabelled.sum())} of {len(y)} clips have no label (first: {first!r}); "
-            "evaluate labelled and unlabelled clips separately"
-        )
-    if y.max() >= len(preds.classes):
-        raise EvaluationError(f"a label {int(y.max())} is outside the {len(preds.classes)} classes")
-    scores = _scores(p, y, preds.classes, eps)
-    device_metric = DeviceWise(preds.classes, eps)
-    group_metric = DeviceGroups(preds.classes, eps)
-    device_metric.update(p, y, preds.devices)
-    group_metric.update(p, y, preds.devices)
-    extra: dict[str, dict[str, float]] = {}
-    for name, metric in (evaluators or {}).items():
-        metric.reset()
-        metric.update(p, y, preds.devices)
-        extra[name] = {k: float(v) for k, v in metric.compute().items()}
-    result = EvaluationResult(
-        accuracy=scores["accuracy"],
-        log_loss=scores["log_loss"],
-        class_wise=scores["class_wise"],
-        device_wise=device_metric.per_device(),
-        device_groups=group_metric.per_group(),
-        ece=scores["ece"],
-        predictions=scores["predictions"],
-        n_clips=len(y),
-        tta_passes=tta_passes,
-        log_loss_eps=eps,
-        extra=extra,
-    )
+    result = score_predictions(preds, tta_passes=tta_passes, evaluators=evaluators, eps=eps)
     return result, preds

@@ -40,6 +40,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ascbench.clips import Batch
 from ascbench.data import audio as audio_module
 from ascbench.data.base import Clip, Dataset
 from ascbench.errors import AscbenchError, DatasetError
@@ -65,7 +66,9 @@ class FeatureSet(torch.utils.data.Dataset):
     ``features`` is an ``(N, C, F, T)`` array (a read-only memory map when it comes from the
     cache); ``labels`` are class indices into ``classes`` (-1 = unlabelled); ``devices`` are
     device ids ('' = unknown). Indexing returns ``(float32 tensor (C, F, T), label)``, after
-    ``transform`` if one is set.
+    ``transform`` if one is set (a torch ``Dataset``). It is also
+    :class:`~ascbench.clips.ClipData` as it is: the trainer and the evaluator read it through
+    :meth:`batch`, which gathers many rows at once with their devices and filenames.
     """
 
     def __init__(
@@ -98,6 +101,19 @@ class FeatureSet(torch.utils.data.Dataset):
         if self.transform is not None:
             x = self.transform(x)
         return x, int(self.labels[i])
+
+    def batch(self, indices: Sequence[int] | np.ndarray | torch.Tensor) -> Batch:
+        """The clips at ``indices`` as one :class:`~ascbench.clips.Batch` (features through
+        :meth:`take`, one gather instead of one per row), with their labels, devices and
+        filenames; ``Batch.indices`` are ``indices``."""
+        rows = [int(i) for i in np.asarray(indices, dtype=np.int64).reshape(-1)]
+        return Batch(
+            features=self.take(rows),
+            labels=torch.tensor([int(self.labels[i]) for i in rows], dtype=torch.long),
+            devices=[self.devices[i] for i in rows],
+            filenames=[self.filenames[i] for i in rows],
+            indices=torch.as_tensor(rows, dtype=torch.long),
+        )
 
     def take(self, indices: Sequence[int] | np.ndarray | torch.Tensor) -> torch.Tensor:
         """Float32 features ``(len(indices), C, F, T)`` of the rows at ``indices``, in that order.
@@ -294,46 +310,23 @@ def _fill(
     if batch_size is None:
         batch_size = max(1, min(256, int(64 // max(dataset.clip_seconds, 1e-3))))
     done = _resume_point(partial, shape, dtype)
-    if done == 0:
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir(parents=True)
-        features = np.lib.format.open_memmap(partial / "features.npy", mode="w+", dtype=dtype,
-                                             shape=shape)
-        _write_progress(partial, shape, dtype, 0, [])
-    else:
-        features = np.load(partial / "features.npy", mmap_mode="r+")
+    features = _open_features(partial, shape, dtype, done)
     adjusted: list[str] = list((_read_json(partial / "progress.json") or {}).get("adjusted", []))
 
     was_training = frontend.training
     frontend.eval()
-    bar = progress_bar(total=n_clips, initial=done, unit="clip", disable=not progress,
-                       desc=f"features {dataset.name}/{split}")
+    desc = f"features {dataset.name}/{split}"
+    bar = progress_bar(total=n_clips, initial=done, unit="clip", disable=not progress, desc=desc)
     last_flush = time.monotonic()
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="ascbench-decode")
     try:
         with pool:
-            for start, wave, adj in _decoded_batches(pool, dataset, clips, done, batch_size,
-                                                     samples, frontend.sample_rate,
-                                                     depth=max(2, workers)):
-                with torch.no_grad():
-                    out = frontend(torch.from_numpy(wave)).numpy()
-                if tuple(out.shape[1:]) != shape[1:]:
-                    raise FeatureCacheError(
-                        f"frontend {type(frontend).__name__} gave {tuple(out.shape[1:])} for "
-                        f"{dataset.path(clips[start])} but {shape[1:]} was expected; is its "
-                        "output_shape() consistent with forward()?"
-                    )
-                with np.errstate(over="ignore"):  # checked just below
-                    stored = out.astype(dtype)
-                finite = np.isfinite(stored).reshape(len(stored), -1).all(axis=1)
-                if not finite.all():
-                    bad = dataset.path(clips[start + int(np.flatnonzero(~finite)[0])])
-                    what = "are not finite"
-                    if np.isfinite(out).all():
-                        what = "exceed the float16 range"
-                    raise FeatureCacheError(
-                        f"features of {bad} {what}; use dtype='float32' or fix the frontend"
-                    )
+            depth = max(2, workers)
+            batches = _decoded_batches(
+                pool, dataset, clips, done, batch_size, samples, frontend.sample_rate, depth=depth
+            )
+            for start, wave, adj in batches:
+                stored = _batch_features(frontend, wave, dataset, clips, start, shape, dtype)
                 features[start : start + len(stored)] = stored
                 adjusted.extend(adj)
                 done = start + len(stored)
@@ -351,13 +344,86 @@ def _fill(
         frontend.train(was_training)
     features.flush()
     del features
-    _atomic_json(partial / "index.json", {
+    _atomic_json(partial / "index.json", _index(clips, labels, devices, classes))
+    meta = _entry_meta(
+        dataset, dataset_fingerprint, split, frontend, shape, dtype, samples, adjusted
+    )
+    _atomic_json(partial / "meta.json", meta)
+    (partial / "progress.json").unlink(missing_ok=True)
+    _publish(partial, final, shape, dtype)
+
+
+def _open_features(partial: Path, shape: tuple[int, ...], dtype: str, done: int) -> np.ndarray:
+    """The features memmap of ``partial``: the one being resumed, or a new one when ``done``
+    is 0 (the folder made afresh, its progress file written)."""
+    if done:
+        return np.load(partial / "features.npy", mmap_mode="r+")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    features = np.lib.format.open_memmap(
+        partial / "features.npy", mode="w+", dtype=dtype, shape=shape
+    )
+    _write_progress(partial, shape, dtype, 0, [])
+    return features
+
+
+def _batch_features(
+    frontend: FeatureExtractor,
+    wave: np.ndarray,
+    dataset: Dataset,
+    clips: list[Clip],
+    start: int,
+    shape: tuple[int, ...],
+    dtype: str,
+) -> np.ndarray:
+    """The features of one batch of audio (its first clip: ``clips[start]``), as stored;
+    a FeatureCacheError for a shape other than ``shape`` or for values that are not finite."""
+    with torch.no_grad():
+        out = frontend(torch.from_numpy(wave)).numpy()
+    if tuple(out.shape[1:]) != shape[1:]:
+        raise FeatureCacheError(
+            f"frontend {type(frontend).__name__} gave {tuple(out.shape[1:])} for "
+            f"{dataset.path(clips[start])} but {shape[1:]} was expected; is its "
+            "output_shape() consistent with forward()?"
+        )
+    with np.errstate(over="ignore"):  # checked just below
+        stored = out.astype(dtype)
+    finite = np.isfinite(stored).reshape(len(stored), -1).all(axis=1)
+    if not finite.all():
+        bad = dataset.path(clips[start + int(np.flatnonzero(~finite)[0])])
+        what = "are not finite"
+        if np.isfinite(out).all():
+            what = "exceed the float16 range"
+        raise FeatureCacheError(
+            f"features of {bad} {what}; use dtype='float32' or fix the frontend"
+        )
+    return stored
+
+
+def _index(
+    clips: list[Clip], labels: np.ndarray, devices: list[str], classes: Sequence[str]
+) -> dict[str, Any]:
+    """What ``index.json`` of an entry holds: file names, labels and devices, row by row."""
+    return {
         "filenames": [c.filename for c in clips],
         "labels": labels.tolist(),
         "devices": devices,
         "classes": list(classes),
-    })
-    _atomic_json(partial / "meta.json", {
+    }
+
+
+def _entry_meta(
+    dataset: Dataset,
+    dataset_fingerprint: str,
+    split: str,
+    frontend: FeatureExtractor,
+    shape: tuple[int, ...],
+    dtype: str,
+    samples: int,
+    adjusted: list[str],
+) -> dict[str, Any]:
+    """What ``meta.json`` of a complete entry holds: where its features come from."""
+    return {
         "complete": True,
         "version": CACHE_VERSION,
         "dataset": dataset.name,
@@ -373,8 +439,11 @@ def _fill(
         "length_adjusted_examples": adjusted[:20],
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "host": socket.gethostname(),
-    })
-    (partial / "progress.json").unlink(missing_ok=True)
+    }
+
+
+def _publish(partial: Path, final: Path, shape: tuple[int, ...], dtype: str) -> None:
+    """Move the finished ``partial`` folder to ``final``."""
     if final.exists() and not _is_complete(final, shape, dtype):
         shutil.rmtree(final)  # an incomplete leftover (we hold the lock): replace it
     try:

@@ -11,6 +11,7 @@ perceptual weighting (A-weighted dB per FFT bin, then the mel filterbank).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -46,6 +47,46 @@ def power_to_db(
     if top_db is not None:
         db.clamp_min_(db.amax(dim=dims, keepdim=True) - float(top_db))
     return db
+
+
+def _invalid(name: str, value: Any, allowed: str) -> FrontendError:
+    return FrontendError(f"logmel {name}={value!r} is not valid; use {allowed}")
+
+
+#: A parameter's rule: its name, whether a frontend's value breaks the rule, what to use instead.
+_Rule = tuple[str, Callable[["LogMel"], bool], str]
+
+#: Checked in this order, after the sizes and before the frequency range.
+_SPECTROGRAM_RULES: tuple[_Rule, ...] = (
+    ("pad_mode", lambda f: f.pad_mode not in ("constant", "reflect"), "'constant' or 'reflect'"),
+    ("power", lambda f: f.power <= 0, "a positive number (2 = power, 1 = magnitude)"),
+    ("n_mels", lambda f: f.n_mels <= 0, "a positive number"),
+)
+#: Checked in this order, after the frequency range.
+_MEL_AND_OUTPUT_RULES: tuple[_Rule, ...] = (
+    ("mel_scale", lambda f: f.mel_scale not in ("slaney", "htk"), "'slaney' or 'htk'"),
+    ("mel_norm", lambda f: f.mel_norm not in ("slaney", None), "'slaney' or None"),
+    ("log", lambda f: f.log not in ("db", "ln", "none"), "'db', 'ln' or 'none'"),
+    ("amin", lambda f: f.amin <= 0, "a positive number"),
+    ("ref", lambda f: f.ref != "max" and f.ref <= 0, "a positive number or 'max'"),
+    ("top_db", lambda f: f.top_db is not None and f.top_db < 0, "a non-negative number or None"),
+    ("deltas", lambda f: f.deltas not in (0, 1, 2), "0, 1 or 2"),
+    ("delta_width", lambda f: f.delta_width < 3 or f.delta_width % 2 == 0, "an odd number >= 3"),
+    ("delta_mode", lambda f: f.delta_mode not in DELTA_MODES, "'nearest', 'interp' or 'valid'"),
+    ("weighting", lambda f: f.weighting not in (None, "A"), "None or 'A'"),
+    (
+        "log",
+        lambda f: f.weighting is not None and f.log != "db",
+        "'db' with weighting='A' (dB per bin before the mel step)",
+    ),
+    ("scaling", lambda f: f.scaling not in (None, "minmax"), "None or 'minmax'"),
+    ("precision", lambda f: f.precision not in ("float64", "float32"), "'float64' or 'float32'"),
+    (
+        "max_frames",
+        lambda f: f.max_frames is not None and f.max_frames <= 0,
+        "a positive number or None",
+    ),
+)
 
 
 class LogMel(FeatureExtractor):
@@ -128,12 +169,22 @@ class LogMel(FeatureExtractor):
         except ValueError as exc:
             raise FrontendError(f"logmel window={window!r}: {exc}") from exc
         self.kernel = SpectrogramKernel(
-            self.n_fft, self.hop_length, win, center=self.center, pad_mode=pad_mode,
+            self.n_fft,
+            self.hop_length,
+            win,
+            center=self.center,
+            pad_mode=pad_mode,
             precision=precision,
         )
         fb = mel_filterbank(
-            self.sample_rate, self.n_fft, self.n_mels, self.fmin, self.fmax, mel_scale,
-            mel_norm, dtype=np.float64,
+            self.sample_rate,
+            self.n_fft,
+            self.n_mels,
+            self.fmin,
+            self.fmax,
+            mel_scale,
+            mel_norm,
+            dtype=np.float64,
         )
         # float32 filters: applied to float32 power spectra (or, with weighting='A', to float32
         # dB values of every bin)
@@ -145,22 +196,14 @@ class LogMel(FeatureExtractor):
             )
 
     def _check(self) -> None:
-        def bad(name: str, value: Any, allowed: str) -> FrontendError:
-            return FrontendError(f"logmel {name}={value!r} is not valid; use {allowed}")
-
         if self.sample_rate <= 0 or self.n_fft <= 0 or self.hop_length <= 0:
             raise FrontendError(
                 "logmel sample_rate, n_fft and hop_length must be positive; fix the frontend"
                 " parameters"
             )
         if not 0 < self.win_length <= self.n_fft:
-            raise bad("win_length", self.win_length, f"1..n_fft ({self.n_fft})")
-        if self.pad_mode not in ("constant", "reflect"):
-            raise bad("pad_mode", self.pad_mode, "'constant' or 'reflect'")
-        if self.power <= 0:
-            raise bad("power", self.power, "a positive number (2 = power, 1 = magnitude)")
-        if self.n_mels <= 0:
-            raise bad("n_mels", self.n_mels, "a positive number")
+            raise _invalid("win_length", self.win_length, f"1..n_fft ({self.n_fft})")
+        self._check_rules(_SPECTROGRAM_RULES)
         nyquist = self.sample_rate / 2
         fmax = nyquist if self.fmax is None else self.fmax
         if not 0 <= self.fmin < fmax <= nyquist:
@@ -168,34 +211,13 @@ class LogMel(FeatureExtractor):
                 f"logmel needs 0 <= fmin < fmax <= sample_rate/2 ({nyquist:g}), got fmin="
                 f"{self.fmin:g}, fmax={fmax:g}; fix the frontend parameters"
             )
-        if self.mel_scale not in ("slaney", "htk"):
-            raise bad("mel_scale", self.mel_scale, "'slaney' or 'htk'")
-        if self.mel_norm not in ("slaney", None):
-            raise bad("mel_norm", self.mel_norm, "'slaney' or None")
-        if self.log not in ("db", "ln", "none"):
-            raise bad("log", self.log, "'db', 'ln' or 'none'")
-        if self.amin <= 0:
-            raise bad("amin", self.amin, "a positive number")
-        if self.ref != "max" and self.ref <= 0:
-            raise bad("ref", self.ref, "a positive number or 'max'")
-        if self.top_db is not None and self.top_db < 0:
-            raise bad("top_db", self.top_db, "a non-negative number or None")
-        if self.deltas not in (0, 1, 2):
-            raise bad("deltas", self.deltas, "0, 1 or 2")
-        if self.delta_width < 3 or self.delta_width % 2 == 0:
-            raise bad("delta_width", self.delta_width, "an odd number >= 3")
-        if self.delta_mode not in DELTA_MODES:
-            raise bad("delta_mode", self.delta_mode, "'nearest', 'interp' or 'valid'")
-        if self.weighting not in (None, "A"):
-            raise bad("weighting", self.weighting, "None or 'A'")
-        if self.weighting is not None and self.log != "db":
-            raise bad("log", self.log, "'db' with weighting='A' (dB per bin before the mel step)")
-        if self.scaling not in (None, "minmax"):
-            raise bad("scaling", self.scaling, "None or 'minmax'")
-        if self.precision not in ("float64", "float32"):
-            raise bad("precision", self.precision, "'float64' or 'float32'")
-        if self.max_frames is not None and self.max_frames <= 0:
-            raise bad("max_frames", self.max_frames, "a positive number or None")
+        self._check_rules(_MEL_AND_OUTPUT_RULES)
+
+    def _check_rules(self, rules: tuple[_Rule, ...]) -> None:
+        """Raise for the first parameter, in the order of ``rules``, that breaks its rule."""
+        for name, breaks, allowed in rules:
+            if breaks(self):
+                raise _invalid(name, getattr(self, name), allowed)
 
     def config(self) -> dict[str, Any]:
         """The constructor arguments (``LogMel(**f.config())`` rebuilds ``f``)."""

@@ -35,8 +35,8 @@ from ascbench.leaderboard.entry import (
     _Strict,
     first_error,
     parse_entry,
+    utc_now,
 )
-from ascbench.leaderboard.provenance import utc_now
 from ascbench.leaderboard.store import ResultStore
 from ascbench.rules import Quantity
 from ascbench.systems import ReportedResults
@@ -113,6 +113,9 @@ class BoardRow(_Strict):
     system: str
     title: str
     proposal: bool = False
+    deviations: list[str] = Field(
+        default_factory=list, description="Where the system departs from its report."
+    )
     status: Status = Field(
         description="'failed' if every seed failed, else 'noncompliant' if any seed breaks a "
         "limit, else 'degenerate' if any seed learned nothing, else 'ok'."
@@ -161,46 +164,73 @@ def _other_reason(entry: LeaderboardEntry) -> str:
     return entry.compliance.describe_failures()
 
 
+def _sizes(
+    done: list[LeaderboardEntry], failed: list[LeaderboardEntry]
+) -> tuple[dict[str, int | None], bool]:
+    """The largest of each complexity quantity over the finished seeds (over the failed ones
+    when none finished), and whether any of them differs between seeds."""
+    measured = [e for e in done if e.complexity] or [e for e in failed if e.complexity]
+    sizes: dict[str, int | None] = {}
+    varies = False
+    for quantity in ("parameters", "nonzero_parameters", "bytes", "macs"):
+        values = [getattr(e.complexity, quantity) for e in measured]
+        sizes[quantity] = max(values) if values else None
+        varies = varies or len(set(values)) > 1
+    return sizes, varies
+
+
+def _worst_limits(done: list[LeaderboardEntry]) -> dict[str, ComplianceStatus]:
+    """The worst status of each limited quantity over the finished seeds."""
+    limits: dict[str, list[str]] = defaultdict(list)
+    for e in done:
+        for check in e.compliance.checks if e.compliance else []:
+            limits[check.quantity].append(check.status)
+    return {q: _worst(s, _COMPLIANCE_ORDER) for q, s in limits.items()}
+
+
+def _distinct(items: Iterable[str]) -> list[str]:
+    """``items`` without repeats, in first-seen order."""
+    return list(dict.fromkeys(items))
+
+
+def _degenerate_reasons(done: list[LeaderboardEntry], several: bool) -> list[str]:
+    """Why finished seeds learned nothing, each prefixed with its seed when there are several."""
+    return _distinct(f"seed {e.seed}: {d}" if several else d for e in done for d in e.degenerate)
+
+
+def _metric(done: list[LeaderboardEntry], name: str) -> Stat | None:
+    """The mean (with spread) of metric ``name`` over the finished seeds."""
+    return aggregate([getattr(e.metrics, name) for e in done if e.metrics]) if done else None
+
+
+def _row_status(done: list[LeaderboardEntry]) -> Status:
+    return "failed" if not done else _worst((e.status for e in done), _STATUS_ORDER)
+
+
 def _row(entries: list[LeaderboardEntry]) -> BoardRow:
     entries = sorted(entries, key=lambda e: e.seed)
     first = entries[0]
     done = [e for e in entries if e.status != "failed"]
     failed = [e for e in entries if e.status == "failed"]
-    status: Status = "failed" if not done else _worst((e.status for e in done), _STATUS_ORDER)
-    sizes: dict[str, int | None] = {}
-    varies = False
-    measured = [e for e in done if e.complexity] or [e for e in failed if e.complexity]
-    for quantity in ("parameters", "nonzero_parameters", "bytes", "macs"):
-        values = [getattr(e.complexity, quantity) for e in measured]
-        sizes[quantity] = max(values) if values else None
-        varies = varies or len(set(values)) > 1
-    limits: dict[str, list[str]] = defaultdict(list)
-    for e in done:
-        for check in e.compliance.checks if e.compliance else []:
-            limits[check.quantity].append(check.status)
-    reasons = list(dict.fromkeys(r for e in entries for r in [_other_reason(e)] if r))
-    several = len(entries) > 1
-    degenerate = list(
-        dict.fromkeys(f"seed {e.seed}: {d}" if several else d for e in done for d in e.degenerate)
-    )
-    flags = list(dict.fromkeys(f for e in done if e.complexity for f in e.complexity.flags))
+    sizes, varies = _sizes(done, failed)
     return BoardRow(
         rank=None,
         system=first.system.name,
         title=first.system.title,
         proposal=first.system.proposal,
-        status=status,
+        deviations=list(first.system.deviations),
+        status=_row_status(done),
         compliance=_worst((e.compliance.status for e in done if e.compliance), _COMPLIANCE_ORDER),
         seeds=[e.seed for e in entries],
         failed_seeds=[e.seed for e in failed],
-        log_loss=aggregate([e.metrics.log_loss for e in done if e.metrics]) if done else None,
-        accuracy=aggregate([e.metrics.accuracy for e in done if e.metrics]) if done else None,
+        log_loss=_metric(done, "log_loss"),
+        accuracy=_metric(done, "accuracy"),
         complexity_varies=varies,
-        limits={q: _worst(s, _COMPLIANCE_ORDER) for q, s in limits.items()},
+        limits=_worst_limits(done),
         reported=next((e.reported for e in entries if e.reported is not None), None),
-        reasons=reasons,
-        degenerate=degenerate,
-        flags=flags,
+        reasons=_distinct(r for e in entries for r in [_other_reason(e)] if r),
+        degenerate=_degenerate_reasons(done, several=len(entries) > 1),
+        flags=_distinct(f for e in done if e.complexity for f in e.complexity.flags),
         entry_hashes=[e.entry_hash or "" for e in entries],
         **sizes,
     )
@@ -247,7 +277,7 @@ def build_rows(entries: list[LeaderboardEntry], primary: str) -> list[BoardRow]:
 class Leaderboard(_Strict):
     """The leaderboard of one rule set: its entries and the ranked rows derived from them."""
 
-    schema_version: Literal[1, 2, 3] = Field(SCHEMA_VERSION)
+    schema_version: Literal[1, 2, 3, 4] = Field(SCHEMA_VERSION)
     ruleset: RuleSetInfo
     generated_at: AwareDatetime
     entries: list[LeaderboardEntry] = Field(description="Sorted by (system, seed).")

@@ -6,8 +6,8 @@ the numbers the technical report states (beside the measured ones), and provenan
 hardware, dataset fingerprint, budget, timestamps). ``entry_hash`` is a SHA-256 over the
 canonical JSON of the entry without the hash, so any later edit of a stored file is detected.
 
-Build entries with :func:`build_entry`; :func:`leaderboard_json_schema` is the published schema
-(``leaderboard/schema.json`` at the repository root).
+Build entries with :func:`build_entry`; :func:`ascbench.leaderboard.schema.leaderboard_json_schema`
+is the published schema (``leaderboard/schema.json`` at the repository root).
 
 Verifying a stored entry without ascbench::
 
@@ -57,9 +57,9 @@ from ascbench.scenes import DEVICE_GROUPS, DEVICES, SCENES
 from ascbench.systems import ReportedResults, System
 
 #: Version of the entry format. Bump it (and migrate) when a field changes meaning or is added.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: Versions this ascbench reads (the older ones as they were written).
-SUPPORTED_SCHEMA_VERSIONS = (1, 2, 3)
+SUPPORTED_SCHEMA_VERSIONS = (1, 2, 3, 4)
 #: Fields version 3 added (a pydantic ``exclude`` of them).
 _ADDED_IN_3: dict[str, Any] = {
     "degenerate": True,
@@ -67,10 +67,17 @@ _ADDED_IN_3: dict[str, Any] = {
     "stages": {"__all__": {"metrics": {"predictions"}}},
     "provenance": {"numpy_version", "kernels"},
 }
+#: Fields version 4 added: the system's stated deviations from its report.
+_ADDED_IN_4: dict[str, Any] = {"system": {"deviations"}}
 #: Per older version, the fields it does not have (left out of its canonical JSON and file).
 _NOT_IN_VERSION: dict[int, dict[str, Any]] = {
-    1: {**_ADDED_IN_3, "provenance": {"torch_threads", *_ADDED_IN_3["provenance"]}},
-    2: _ADDED_IN_3,
+    1: {
+        **_ADDED_IN_3,
+        **_ADDED_IN_4,
+        "provenance": {"torch_threads", *_ADDED_IN_3["provenance"]},
+    },
+    2: {**_ADDED_IN_3, **_ADDED_IN_4},
+    3: _ADDED_IN_4,
 }
 
 #: The URL-free identifier written into the published JSON schema.
@@ -81,6 +88,11 @@ ComplianceStatus = Literal["pass", "fail", "ambiguous"]
 
 _NAME = re.compile(r"[A-Za-z0-9_.\-]+")
 _HASH = r"^[0-9a-f]{64}$"
+
+
+def utc_now() -> datetime:
+    """The current time as a timezone-aware UTC datetime."""
+    return datetime.now(timezone.utc)
 
 
 class LeaderboardError(AscbenchError):
@@ -117,6 +129,11 @@ class SystemInfo(_Strict):
         "numbers, not the authors' network.",
     )
     report: str = Field("", description="Citation of the technical report.")
+    deviations: list[str] = Field(
+        default_factory=list,
+        description="Where the implementation departs from the report, as its plugin states "
+        "(schema version 4).",
+    )
 
     @field_validator("name")
     @classmethod
@@ -133,6 +150,7 @@ class SystemInfo(_Strict):
             plugin_version=plugin_version,
             proposal=system.proposal,
             report=system.report,
+            deviations=list(system.deviations),
         )
 
 
@@ -518,7 +536,9 @@ class Provenance(_Strict):
 class LeaderboardEntry(_Strict):
     """One leaderboard entry: one system under one rule set with one training seed."""
 
-    schema_version: Literal[1, 2, 3] = Field(SCHEMA_VERSION, description="Version of this format.")
+    schema_version: Literal[1, 2, 3, 4] = Field(
+        SCHEMA_VERSION, description="Version of this format."
+    )
     system: SystemInfo
     ruleset: RuleSetInfo
     seed: int = Field(ge=0)
@@ -606,6 +626,8 @@ class LeaderboardEntry(_Strict):
 
     def _fields_of_its_version(self) -> None:
         """Refuse fields that this entry's ``schema_version`` does not have."""
+        if self.schema_version < 4 and self.system.deviations:
+            raise ValueError(f"a schema_version {self.schema_version} entry has no deviations")
         if self.schema_version >= 3:
             if self.status == "failed" and self.degenerate:
                 raise ValueError("a failed entry has no degenerate reasons")
@@ -781,39 +803,3 @@ def build_entry(
         provenance=provenance,
     )
     return entry.with_hash()
-
-
-# -- schema -------------------------------------------------------------------------------------
-
-
-def leaderboard_json_schema() -> dict[str, Any]:
-    """The JSON schema of both file kinds: a single entry, or a whole leaderboard."""
-    from pydantic.json_schema import models_json_schema
-
-    from ascbench.leaderboard.board import Leaderboard
-
-    _, defs = models_json_schema(
-        [(LeaderboardEntry, "validation"), (Leaderboard, "validation")],
-        ref_template="#/$defs/{model}",
-    )
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": SCHEMA_ID,
-        "title": "ascbench leaderboard",
-        "description": "A leaderboard entry (one system, rule set and seed; the files under "
-        "<results>/<ruleset>/<system>/seed<k>.json) or a leaderboard (leaderboard-<ruleset>.json).",
-        "oneOf": [{"$ref": "#/$defs/LeaderboardEntry"}, {"$ref": "#/$defs/Leaderboard"}],
-        **defs,
-    }
-
-
-def schema_text() -> str:
-    """The published schema as text: indented JSON with sorted keys and a final newline."""
-    return json.dumps(leaderboard_json_schema(), indent=2, sort_keys=True) + "\n"
-
-
-def write_schema(path: str | Path) -> Path:
-    """Write the published schema to ``path`` (atomically)."""
-    from ascbench.leaderboard._io import atomic_write_text
-
-    return atomic_write_text(path, schema_text())

@@ -21,6 +21,7 @@ import io
 import math
 import textwrap
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -204,162 +205,204 @@ def _limit_lines(board: Leaderboard, axis: str) -> list[tuple[float, float | Non
     return lines
 
 
-def pareto_figure(board: Leaderboard) -> Any:
-    """The 2×2 :class:`matplotlib.figure.Figure` of ``board``, on an Agg canvas."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+#: The panels' rows: (metric, axis label, whether higher is better).
+_METRICS = [("accuracy", "accuracy (%)", True), ("log_loss", "log loss", False)]
+#: The panels' columns: (quantity, axis label).
+_XAXES = [("bytes", "model size (bytes)"), ("macs", "MACs per inference")]
+
+
+@dataclass
+class _Panel:
+    """What one panel shows: the finished systems measured on its quantity, as points."""
+
+    quantity: str
+    rows: list[BoardRow]
+    xs: list[float]
+    ys: list[float]
+    errs: list[float]
+    failed: list[BoardRow]
+    limits: list[tuple[float, float | None, str]]
+    all_x: list[float]
+    log: bool
+
+
+def _panel(board: Leaderboard, metric: str, quantity: str) -> _Panel:
+    """The points, failed systems and limits of the (``metric``, ``quantity``) panel."""
+    rows = [r for r in board.rows if r.status != "failed" and getattr(r, quantity) is not None]
+    failed = [r for r in board.rows if r.status == "failed"]
+    xs = [float(getattr(r, quantity)) for r in rows]
+    limits = _limit_lines(board, quantity)
+    all_x = (
+        xs
+        + [float(getattr(r, quantity)) for r in failed if getattr(r, quantity) is not None]
+        + [x for x, _, _ in limits]
+    )
+    return _Panel(
+        quantity=quantity,
+        rows=rows,
+        xs=xs,
+        ys=[getattr(r, metric).mean for r in rows],
+        errs=[getattr(r, metric).std or 0.0 for r in rows],
+        failed=failed,
+        limits=limits,
+        all_x=all_x,
+        log=_log_scale(all_x),
+    )
+
+
+def _log_scale(all_x: list[float]) -> bool:
+    """A log x axis when every value is positive and they span more than a factor of 20."""
+    positive = [x for x in all_x if x > 0]
+    return bool(positive) and len(positive) == len(all_x) and (max(positive) / min(positive) > 20)
+
+
+def _draw_limits(ax: Any, limits: list[tuple[float, float | None, str]]) -> None:
+    """Dashed lines at the limits, the ambiguous margin shaded, labelled above the frame."""
+    for x, amb, label in limits:
+        ax.axvline(x, color="#555", linestyle="--", linewidth=1, zorder=1)
+        if amb:
+            ax.axvspan(x, amb, color="#e08a00", alpha=0.15, zorder=0, linewidth=0)
+        # above the axes frame, so it never hides a point or its label
+        ax.annotate(
+            label,
+            xy=(x, 1),
+            xycoords=("data", "axes fraction"),
+            xytext=(0, 2),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize=7,
+            color="#555",
+            annotation_clip=False,
+        )
+
+
+def _draw_front(ax: Any, panel: _Panel, maximize: bool) -> None:
+    """The Pareto front of the systems that learned: a step line and a ring on each point."""
+    xs, ys = panel.xs, panel.ys
+    learned = [k for k, r in enumerate(panel.rows) if not r.degenerate]
+    points = [(xs[k], ys[k]) for k in learned]
+    front = [learned[k] for k in pareto_front(points, maximize)] if learned else []
+    if len(front) > 1:
+        fx = [xs[k] for k in front]
+        fy = [ys[k] for k in front]
+        ax.step(fx, fy, where="post", color="#2e7d32", linewidth=1.2, alpha=0.8, zorder=2)
+    for k in front:
+        ax.scatter(
+            [xs[k]],
+            [ys[k]],
+            s=160,
+            facecolors="none",
+            edgecolors="#2e7d32",
+            linewidths=1.5,
+            zorder=3,
+            gid=f"front-{panel.rows[k].system}",
+        )
+
+
+def _draw_points(ax: Any, panel: _Panel) -> None:
+    """Every finished system, styled by its kind, with a ±std error bar over several seeds."""
+    xs, ys, errs = panel.xs, panel.ys, panel.errs
+    for k, row in enumerate(panel.rows):
+        kind = _kind(row)
+        style = STYLES[kind]
+        hollow = style.get("hollow") or row.status == "noncompliant"
+        face = "none" if hollow else style["color"]
+        if errs[k]:
+            ax.errorbar(
+                xs[k], ys[k], yerr=errs[k], color=style["color"], capsize=3, linewidth=1, zorder=3
+            )
+        ax.scatter(
+            [xs[k]],
+            [ys[k]],
+            marker=style["marker"],
+            s=45,
+            facecolors=face,
+            edgecolors=style["color"],
+            linewidths=1.3,
+            zorder=4,
+            gid=f"point-{kind}-{row.system}",
+        )
+
+
+def _draw_failed(ax: Any, failed: list[BoardRow], quantity: str) -> None:
+    """Failed systems have no metric: a cross on the bottom edge at their size."""
     from matplotlib.transforms import blended_transform_factory
 
-    # A Figure with its own Agg canvas: no pyplot, so no global backend state is touched.
-    fig = Figure(figsize=(12, 9))
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(2, 2, squeeze=False)
-    title = board.ruleset.title or board.ruleset.name
-    fig.suptitle(f"{title}: accuracy and log loss against model size and MACs", fontsize=12)
-    metrics = [("accuracy", "accuracy (%)", True), ("log_loss", "log loss", False)]
-    xaxes = [("bytes", "model size (bytes)"), ("macs", "MACs per inference")]
-    finished = [r for r in board.rows if r.status != "failed"]
-    failed = [r for r in board.rows if r.status == "failed"]
+    edge = blended_transform_factory(ax.transData, ax.transAxes)
+    for n, row in enumerate(failed):
+        x = getattr(row, quantity)
+        if x is None:
+            continue
+        ax.scatter(
+            [float(x)],
+            [0.03],
+            transform=edge,
+            clip_on=False,
+            **{k: v for k, v in STYLES["failed"].items() if k != "label"},
+            s=50,
+            zorder=4,
+            gid=f"point-failed-{row.system}",
+        )
+        ax.annotate(
+            row.system,
+            (float(x), 0.03),
+            xycoords=edge,
+            xytext=(5, 2 + 9 * (n % 4)),
+            textcoords="offset points",
+            fontsize=7,
+            color="#c62828",
+        )
 
-    for i, (metric, ylabel, maximize) in enumerate(metrics):
-        for j, (quantity, xlabel) in enumerate(xaxes):
-            ax = axes[i][j]
-            rows = [r for r in finished if getattr(r, quantity) is not None]
-            xs = [float(getattr(r, quantity)) for r in rows]
-            ys = [getattr(r, metric).mean for r in rows]
-            errs = [getattr(r, metric).std or 0.0 for r in rows]
-            limits = _limit_lines(board, quantity)
-            all_x = (
-                xs
-                + [float(getattr(r, quantity)) for r in failed if getattr(r, quantity) is not None]
-                + [x for x, _, _ in limits]
-            )
-            positive = [x for x in all_x if x > 0]
-            log = (
-                bool(positive)
-                and len(positive) == len(all_x)
-                and (max(positive) / min(positive) > 20)
-            )
-            if log:
-                ax.set_xscale("log")
-            # limits first so that points are drawn on top
-            for x, amb, label in limits:
-                ax.axvline(x, color="#555", linestyle="--", linewidth=1, zorder=1)
-                if amb:
-                    ax.axvspan(x, amb, color="#e08a00", alpha=0.15, zorder=0, linewidth=0)
-                # above the axes frame, so it never hides a point or its label
-                ax.annotate(
-                    label,
-                    xy=(x, 1),
-                    xycoords=("data", "axes fraction"),
-                    xytext=(0, 2),
-                    textcoords="offset points",
-                    ha="center",
-                    va="bottom",
-                    fontsize=7,
-                    color="#555",
-                    annotation_clip=False,
-                )
-            # Pareto front, of the systems that learned
-            learned = [k for k, r in enumerate(rows) if not r.degenerate]
-            points = [(xs[k], ys[k]) for k in learned]
-            front = [learned[k] for k in pareto_front(points, maximize)] if learned else []
-            if len(front) > 1:
-                fx = [xs[k] for k in front]
-                fy = [ys[k] for k in front]
-                ax.step(fx, fy, where="post", color="#2e7d32", linewidth=1.2, alpha=0.8, zorder=2)
-            for k in front:
-                ax.scatter(
-                    [xs[k]],
-                    [ys[k]],
-                    s=160,
-                    facecolors="none",
-                    edgecolors="#2e7d32",
-                    linewidths=1.5,
-                    zorder=3,
-                    gid=f"front-{rows[k].system}",
-                )
-            # points
-            for k, row in enumerate(rows):
-                kind = _kind(row)
-                style = STYLES[kind]
-                hollow = style.get("hollow") or row.status == "noncompliant"
-                face = "none" if hollow else style["color"]
-                if errs[k]:
-                    ax.errorbar(
-                        xs[k],
-                        ys[k],
-                        yerr=errs[k],
-                        color=style["color"],
-                        capsize=3,
-                        linewidth=1,
-                        zorder=3,
-                    )
-                ax.scatter(
-                    [xs[k]],
-                    [ys[k]],
-                    marker=style["marker"],
-                    s=45,
-                    facecolors=face,
-                    edgecolors=style["color"],
-                    linewidths=1.3,
-                    zorder=4,
-                    gid=f"point-{kind}-{row.system}",
-                )
-            # failed systems: no metric, so a cross on the bottom edge at their size
-            edge = blended_transform_factory(ax.transData, ax.transAxes)
-            for n, row in enumerate(failed):
-                x = getattr(row, quantity)
-                if x is None:
-                    continue
-                ax.scatter(
-                    [float(x)],
-                    [0.03],
-                    transform=edge,
-                    clip_on=False,
-                    **{k: v for k, v in STYLES["failed"].items() if k != "label"},
-                    s=50,
-                    zorder=4,
-                    gid=f"point-failed-{row.system}",
-                )
-                ax.annotate(
-                    row.system,
-                    (float(x), 0.03),
-                    xycoords=edge,
-                    xytext=(5, 2 + 9 * (n % 4)),
-                    textcoords="offset points",
-                    fontsize=7,
-                    color="#c62828",
-                )
-            if not rows and not failed:
-                ax.text(
-                    0.5,
-                    0.5,
-                    "no measured systems",
-                    transform=ax.transAxes,
-                    ha="center",
-                    va="center",
-                    color="#777",
-                )
-            if metric == "log_loss":
-                ax.set_ylabel(f"{ylabel} (lower is better)")
-            else:
-                ax.set_ylabel(f"{ylabel} (higher is better)")
-            ax.set_xlabel(xlabel)
-            ax.xaxis.set_major_formatter(FuncFormatter(si_label))
-            ax.xaxis.set_minor_formatter(NullFormatter())
-            ax.grid(True, which="major", alpha=0.3)
-            ax.margins(x=0.12, y=0.15)
-            ax.autoscale_view()
-            if all_x:  # explicit x range: failed crosses and limit lines do not autoscale
-                ax.set_xlim(*_padded(min(all_x), max(all_x), log))
-            if not rows:
-                ax.set_ylim(0, 1)
-                ax.set_yticks([])
-            place_labels(ax, xs, ys, [r.system for r in rows], fig.dpi)
+
+def _finish_axes(ax: Any, panel: _Panel, ylabel: str, xlabel: str, dpi: float) -> None:
+    """Axis labels, ticks, grid, ranges and the points' name labels."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    if not panel.rows and not panel.failed:
+        ax.text(
+            0.5,
+            0.5,
+            "no measured systems",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            color="#777",
+        )
+    ax.set_ylabel(ylabel)
+    ax.set_xlabel(xlabel)
+    ax.xaxis.set_major_formatter(FuncFormatter(si_label))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.grid(True, which="major", alpha=0.3)
+    ax.margins(x=0.12, y=0.15)
+    ax.autoscale_view()
+    if panel.all_x:  # explicit x range: failed crosses and limit lines do not autoscale
+        ax.set_xlim(*_padded(min(panel.all_x), max(panel.all_x), panel.log))
+    if not panel.rows:
+        ax.set_ylim(0, 1)
+        ax.set_yticks([])
+    place_labels(ax, panel.xs, panel.ys, [r.system for r in panel.rows], dpi)
+
+
+def _draw_panel(fig: Any, ax: Any, board: Leaderboard, metric: tuple, xaxis: tuple) -> None:
+    """One panel: ``metric`` (name, label, maximise) against ``xaxis`` (quantity, label)."""
+    name, ylabel, maximize = metric
+    quantity, xlabel = xaxis
+    panel = _panel(board, name, quantity)
+    if panel.log:
+        ax.set_xscale("log")
+    _draw_limits(ax, panel.limits)  # limits first so that points are drawn on top
+    _draw_front(ax, panel, maximize)
+    _draw_points(ax, panel)
+    _draw_failed(ax, panel.failed, quantity)
+    better = "lower" if name == "log_loss" else "higher"
+    _finish_axes(ax, panel, f"{ylabel} ({better} is better)", xlabel, fig.dpi)
+
+
+def _legend_handles(board: Leaderboard) -> list[Any]:
+    """One legend entry per kind of point shown, the Pareto front, the limits and margins."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     present = {_kind(r) for r in board.rows}
     handles = [
@@ -392,6 +435,13 @@ def pareto_figure(board: Leaderboard) -> Any:
         handles.append(
             Patch(facecolor="#e08a00", alpha=0.15, label="ambiguous margin of the rule text")
         )
+    return handles
+
+
+def _draw_legend(fig: Any, board: Leaderboard) -> float:
+    """The legend below the panels; returns the height it and the reasons take (figure
+    fraction, beyond the legend's own row)."""
+    handles = _legend_handles(board)
     # the degenerate systems' reasons under the legend, which moves up to make room and, with
     # its extra entry, takes two rows
     lines = degenerate_lines(board)
@@ -405,6 +455,24 @@ def pareto_figure(board: Leaderboard) -> Any:
         legend = {"ncol": math.ceil(len(handles) / 2), "bbox_to_anchor": (0.5, footer)}
         footer += 0.025
     fig.legend(handles=handles, loc="lower center", fontsize=8, frameon=False, **legend)
+    return footer
+
+
+def pareto_figure(board: Leaderboard) -> Any:
+    """The 2×2 :class:`matplotlib.figure.Figure` of ``board``, on an Agg canvas."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    # A Figure with its own Agg canvas: no pyplot, so no global backend state is touched.
+    fig = Figure(figsize=(12, 9))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2, 2, squeeze=False)
+    title = board.ruleset.title or board.ruleset.name
+    fig.suptitle(f"{title}: accuracy and log loss against model size and MACs", fontsize=12)
+    for i, metric in enumerate(_METRICS):
+        for j, xaxis in enumerate(_XAXES):
+            _draw_panel(fig, axes[i][j], board, metric, xaxis)
+    footer = _draw_legend(fig, board)
     fig.tight_layout(rect=(0, 0.04 + footer, 1, 0.97))
     return fig
 

@@ -13,10 +13,17 @@ import platform
 import re
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
-from ascbench.leaderboard.entry import Budget, DatasetInfo, Hardware, Kernels, Provenance
+from ascbench.leaderboard.entry import (
+    Budget,
+    DatasetInfo,
+    Hardware,
+    Kernels,
+    Provenance,
+    utc_now,
+)
 
 #: Environment variables that override which CPU kernels torch, oneDNN or MKL run.
 KERNEL_ENVIRONMENT = (
@@ -28,11 +35,6 @@ KERNEL_ENVIRONMENT = (
     "MKL_ENABLE_INSTRUCTIONS",
     "MKL_DEBUG_CPU_TYPE",
 )
-
-
-def utc_now() -> datetime:
-    """The current time as a timezone-aware UTC datetime."""
-    return datetime.now(timezone.utc)
 
 
 def cpu_model() -> str:

@@ -36,18 +36,16 @@ from ascbench.leaderboard.board import (
     build_leaderboard,
     read_board,
 )
+from ascbench.leaderboard.defaults import DEFAULT_OUT
 from ascbench.leaderboard.entry import (
     LeaderboardEntry,
     LeaderboardError,
     first_error,
     parse_entry,
-    schema_text,
 )
 from ascbench.leaderboard.render import render_html, render_index, render_markdown
+from ascbench.leaderboard.schema import schema_text
 from ascbench.leaderboard.store import ResultStore
-
-#: Where ``ascbench leaderboard publish`` writes by default (the repository's ``leaderboard/``).
-DEFAULT_OUT = Path("leaderboard")
 
 #: The index page of a published directory.
 INDEX_FILE = "index.html"

@@ -214,7 +214,7 @@ def _ties(board: Leaderboard, system: str) -> list[str]:
 
 def system_notes(board: Leaderboard) -> list[tuple[str, list[str]]]:
     """Per system: why it learned nothing, failure/noncompliance reasons, complexity flags,
-    tied top probabilities."""
+    tied top probabilities, deviations from its report."""
     out = []
     for row in board.rows:
         items = [f"degenerate: {d}" for d in row.degenerate]
@@ -222,6 +222,7 @@ def system_notes(board: Leaderboard) -> list[tuple[str, list[str]]]:
         items += [f"{kind}: {r}" for r in row.reasons]
         items += [f"flag: {f}" for f in row.flags]
         items += [f"note: {t}" for t in _ties(board, row.system)]
+        items += [f"deviation from the report: {d}" for d in row.deviations]
         if row.reported and row.reported.source:
             counting = f"; counted as: {row.reported.counting}" if row.reported.counting else ""
             items.append(f"reported numbers from {row.reported.source}{counting}")

@@ -15,15 +15,13 @@ import re
 from pathlib import Path
 
 from ascbench.leaderboard._io import atomic_write_text, is_temp_file, read_json
+from ascbench.leaderboard.defaults import DEFAULT_RESULTS
 from ascbench.leaderboard.entry import (
     LeaderboardEntry,
     LeaderboardError,
     _safe_name,
     parse_entry,
 )
-
-#: Default results directory of ``ascbench run`` and ``ascbench leaderboard``.
-DEFAULT_RESULTS = Path("results")
 
 _SEED_FILE = re.compile(r"seed(0|[1-9][0-9]*)\.json")
 

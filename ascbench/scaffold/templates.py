@@ -198,8 +198,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from ascbench.build import build_frontend, build_model, feature_shape
 from ascbench.plugins import load_registry
-from ascbench.profiling import build_frontend, build_model, feature_shape, profile_system
+from ascbench.profiling import profile_system
 
 SYSTEM = "$name"
 

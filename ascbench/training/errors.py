@@ -1,35 +1,31 @@
 """Errors a user can act on while training a system.
 
 All of them are :class:`ascbench.errors.AscbenchError` subclasses with one-line messages, so
-the command line prints them without a traceback.
+the command line prints them without a traceback. :class:`TrainingError` and
+:class:`DeviceUnavailableError` are defined in :mod:`ascbench.clips` (the clip readers and the
+device check raise them, for evaluation too) and re-exported here.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ascbench.errors import AscbenchError
+from ascbench.clips import DeviceUnavailableError, TrainingError
 
 if TYPE_CHECKING:
-    from ascbench.training.trainer import TrainResult
+    from ascbench.training.results import TrainResult
 
-
-class TrainingError(AscbenchError):
-    """Training cannot start or continue as configured (bad data, recipe or device)."""
+__all__ = ["DeviceUnavailableError", "RecipeError", "TrainingDiverged", "TrainingError"]
 
 
 class RecipeError(TrainingError):
     """A training recipe (or its ``scheduler_params``) holds an unusable value."""
 
 
-class DeviceUnavailableError(TrainingError):
-    """A compute device was asked for that this torch build or machine does not have."""
-
-
 class TrainingDiverged(TrainingError):
     """The training loss became NaN or infinite.
 
-    :attr:`result` holds the :class:`~ascbench.training.trainer.TrainResult` up to the failing
+    :attr:`result` holds the :class:`~ascbench.training.results.TrainResult` up to the failing
     step (``diverged`` is true), so a caller can still record the history.
     """
 

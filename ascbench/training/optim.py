@@ -31,6 +31,7 @@ import torch
 
 from ascbench.systems import TrainingRecipe
 from ascbench.training.errors import RecipeError
+from ascbench.training.options import recipe_option
 
 #: Accepted ``scheduler_params`` keys per scheduler.
 SCHEDULER_KEYS: dict[str, frozenset[str]] = {
@@ -60,20 +61,6 @@ OPTIMIZER_KEYS: dict[str, frozenset[str]] = {
 }
 
 
-def recipe_option(recipe: TrainingRecipe, name: str, default: Any) -> Any:
-    """A recipe option given as a ``TrainingRecipe`` field (once it has one) or in ``extra``.
-
-    ``extra[name]`` is honoured either way, so systems written before a field existed keep
-    working; setting both the field and ``extra[name]`` is an error.
-    """
-    is_field = name in type(recipe).model_fields
-    if name in recipe.extra:
-        if is_field and name in recipe.model_fields_set:
-            raise RecipeError(f"recipe sets {name} both as a field and in extra; keep the field")
-        return recipe.extra[name]
-    return getattr(recipe, name) if is_field else default
-
-
 def _check_keys(what: str, given: dict[str, Any], allowed: frozenset[str]) -> None:
     unknown = sorted(set(given) - allowed)
     if unknown:
@@ -97,7 +84,7 @@ def build_optimizer(
     rounds differently, so it is not used.
     """
     params = list(parameters)
-    extra = dict(recipe_option(recipe, "optimizer_params", {}) or {})
+    extra = dict(recipe_option(recipe, "optimizer_params") or {})
     _check_keys(f"optimizer_params for {recipe.optimizer}", extra, OPTIMIZER_KEYS[recipe.optimizer])
     if "betas" in extra:
         extra["betas"] = tuple(float(b) for b in extra["betas"])

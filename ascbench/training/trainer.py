@@ -22,78 +22,48 @@ import math
 import os
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
 
+from ascbench.clips import Batch, ClipData, check_data, iterate_batches, load_batch, resolve_device
+from ascbench.evaluation.evaluate import evaluate
 from ascbench.progress import bar as progress_bar
 from ascbench.systems import TrainingRecipe
-from ascbench.training.augment import (
-    MIXUP_MODES,
-    mixup,
-    random_shift,
-    random_time_crop,
-    spec_augment,
-)
-from ascbench.training.data import ClipData, check_data, iterate_batches, load_batch
+from ascbench.training.augment import mixup, random_shift, random_time_crop, spec_augment
 from ascbench.training.ema import ModelEma
-from ascbench.training.errors import (
-    DeviceUnavailableError,
-    RecipeError,
-    TrainingDiverged,
-    TrainingError,
-)
+from ascbench.training.errors import RecipeError, TrainingDiverged, TrainingError
 from ascbench.training.losses import distillation_loss, focal_loss, one_hot, soft_cross_entropy
-from ascbench.training.optim import build_optimizer, build_schedule, recipe_option
+from ascbench.training.optim import LrSchedule, build_optimizer, build_schedule
+from ascbench.training.options import MEMORY_FORMATS, RecipeOptions
+from ascbench.training.results import EpochRecord, TrainResult
 
-CHECKPOINTS = ("last", "best_valid_loss", "best_valid_accuracy")
+__all__ = [
+    "EpochRecord",
+    "RecipeOptions",
+    "Teacher",
+    "TrainResult",
+    "TrainingRun",
+    "Validate",
+    "augment_batch",
+    "deterministic_algorithms",
+    "frozen_parameters",
+    "resolve_device",
+    "run_epochs",
+    "seed_everything",
+    "train",
+    "train_epoch",
+    "train_step",
+    "training_loss",
+    "validation_callback",
+]
 
-
-# -- results ---------------------------------------------------------------------------------
-class EpochRecord(BaseModel):
-    """What happened in one epoch."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    epoch: int = Field(description="1-based epoch number.")
-    loss: float = Field(description="Mean training loss over the epoch's clips (after mixup).")
-    lr: float = Field(description="Learning rate of the epoch's first step.")
-    lr_last: float = Field(description="Learning rate of the epoch's last step.")
-    seconds: float
-    steps: int
-    clips: int = Field(description="Training examples seen (after mixup pairing).")
-    frozen: bool = Field(description="Whether the frozen_layers were frozen in this epoch.")
-    valid_accuracy: float | None = Field(None, description="Macro-average accuracy, percent.")
-    valid_log_loss: float | None = None
-
-
-class TrainResult(BaseModel):
-    """The record of one training run (the model itself is trained in place)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    epochs_planned: int = Field(description="Budgeted epochs; the schedule spans these.")
-    epochs_completed: int
-    truncated: bool = Field(description="Stopped before epochs_planned by the time budget.")
-    stop_reason: str
-    diverged: bool = False
-    seconds: float
-    steps: int
-    steps_per_epoch: int
-    num_classes: int
-    seed: int
-    device: str
-    max_minutes: float | None = None
-    weights: str = Field(description="Weights left in the model: 'last', 'ema' or 'best_*'.")
-    best_epoch: int | None = None
-    notes: list[str] = Field(default_factory=list, description="What the run had to adapt.")
-    history: list[EpochRecord] = Field(default_factory=list)
+#: A validation callback: the model to score -> ``(accuracy in percent, log loss)``.
+Validate = Callable[[torch.nn.Module], tuple[float | None, float | None]]
 
 
 # -- inputs ----------------------------------------------------------------------------------
@@ -114,118 +84,7 @@ class Teacher:
         return F.softmax(torch.as_tensor(self.logits, dtype=torch.float32) / self.temperature, 1)
 
 
-@dataclass(frozen=True)
-class RecipeOptions:
-    """Recipe options beyond the current ``TrainingRecipe`` fields.
-
-    Each is read from the field of the same name once ``TrainingRecipe`` has it, else from
-    ``recipe.extra``.
-    """
-
-    mixup_mode: str = "batch"
-    frozen_epochs: int | None = None
-    time_crop: int | None = None
-    time_shift: float = 0.0
-    shift_mode: Literal["roll", "nearest"] = "roll"
-    freq_shift: int = 0
-    drop_last: bool = False
-    checkpoint: str = "last"
-    optimizer_params: dict[str, Any] = field(default_factory=dict)
-    memory_format: Literal["contiguous", "channels_last"] = "contiguous"
-
-    @classmethod
-    def from_recipe(cls, recipe: TrainingRecipe) -> RecipeOptions:
-        values = {name: recipe_option(recipe, name, default) for name, default in _DEFAULTS.items()}
-        opts = cls(**values)
-        opts.validate()
-        return opts
-
-    def validate(self) -> None:
-        if self.mixup_mode not in MIXUP_MODES:
-            raise RecipeError(
-                f"mixup_mode {self.mixup_mode!r} is unknown; choose one of {', '.join(MIXUP_MODES)}"
-            )
-        if self.frozen_epochs is not None and (
-            not isinstance(self.frozen_epochs, int) or self.frozen_epochs < 1
-        ):
-            raise RecipeError(
-                f"frozen_epochs must be a positive integer, got {self.frozen_epochs!r}"
-            )
-        if self.time_crop is not None and (
-            not isinstance(self.time_crop, int) or self.time_crop < 1
-        ):
-            raise RecipeError(
-                f"time_crop must be a positive number of frames, got {self.time_crop!r}"
-            )
-        if not isinstance(self.time_shift, (int, float)) or not 0 <= self.time_shift <= 1:
-            raise RecipeError(f"time_shift must be a fraction in [0, 1], got {self.time_shift!r}")
-        if self.shift_mode not in ("roll", "nearest"):
-            raise RecipeError(f"shift_mode must be 'roll' or 'nearest', got {self.shift_mode!r}")
-        if not isinstance(self.freq_shift, int) or self.freq_shift < 0:
-            raise RecipeError(f"freq_shift must be a non-negative integer, got {self.freq_shift!r}")
-        if self.checkpoint not in CHECKPOINTS:
-            raise RecipeError(
-                f"checkpoint {self.checkpoint!r} is unknown; choose one of {', '.join(CHECKPOINTS)}"
-            )
-        if not isinstance(self.optimizer_params, dict):
-            raise RecipeError("optimizer_params must be a mapping")
-        if self.memory_format not in MEMORY_FORMATS:
-            raise RecipeError(
-                f"memory_format must be one of {', '.join(MEMORY_FORMATS)}, "
-                f"got {self.memory_format!r}"
-            )
-
-
-_DEFAULTS: dict[str, Any] = {
-    "mixup_mode": "batch",
-    "frozen_epochs": None,
-    "time_crop": None,
-    "time_shift": 0.0,
-    "shift_mode": "roll",
-    "freq_shift": 0,
-    "drop_last": False,
-    "checkpoint": "last",
-    "optimizer_params": {},
-    "memory_format": "contiguous",
-}
-
-#: ``memory_format`` recipe option: the layout of 4-d weights and batches while training.
-#: ``channels_last`` (NHWC) lets oneDNN use its blocked kernels without reordering; measured on
-#: one core of an AVX2 EPYC (training step, CPU time): cao2021 1.4-1.9x, DCASE baselines 1.35x,
-#: kim2021 1.4x, shao2022 1.1-1.15x faster; puy2021 1.7x slower (dilated depthwise
-#: convolutions) and verbitskiy2021 crashes in torch 2.13 (heap corruption), hence opt-in per
-#: recipe. Sums run in another order, so the numbers differ from ``contiguous`` (still the same
-#: from run to run). The model is given back in the contiguous layout.
-MEMORY_FORMATS = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
-
-
-# -- environment -----------------------------------------------------------------------------
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``'cpu'``, ``'cuda'``, ``'cuda:N'`` or ``'mps'``; a one-line error if unavailable."""
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise DeviceUnavailableError(f"unknown device {device!r}; use cpu, cuda or cuda:N") from exc
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise DeviceUnavailableError(
-                f"device {device!r} was asked for but CUDA is not available to torch "
-                f"{torch.__version__}; use --device cpu or install a CUDA build of torch"
-            )
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise DeviceUnavailableError(
-                f"device {device!r} does not exist: {torch.cuda.device_count()} CUDA device(s)"
-            )
-    elif dev.type == "mps":
-        if not torch.backends.mps.is_available():
-            raise DeviceUnavailableError(
-                f"device {device!r} was asked for but MPS is not available"
-            )
-    elif dev.type != "cpu":
-        raise DeviceUnavailableError(f"device type {dev.type!r} is not supported; use cpu or cuda")
-    return dev
-
-
+# -- environment ----------------------------------------------------------------------------
 def seed_everything(seed: int) -> None:
     """Seed Python's, NumPy's and torch's global generators (CPU and CUDA).
 
@@ -323,7 +182,7 @@ def _teacher_probabilities(teacher: Teacher, n: int, k: int) -> torch.Tensor:
     return teacher.probabilities()
 
 
-# -- one step --------------------------------------------------------------------------------
+# -- augmentation and loss ----------------------------------------------------------------
 def augment_batch(
     x: torch.Tensor,
     targets: list[torch.Tensor],
@@ -370,7 +229,309 @@ def training_loss(
     return loss
 
 
+# -- one run ---------------------------------------------------------------------------------
+@dataclass
+class TrainingRun:
+    """What the epoch loop and the step functions of one run read and update."""
+
+    model: torch.nn.Module
+    data: ClipData
+    recipe: TrainingRecipe
+    opts: RecipeOptions
+    device: torch.device
+    name: str
+    num_classes: int
+    teacher: Teacher | None
+    teacher_probs: torch.Tensor | None
+    frozen: list[tuple[str, torch.nn.Parameter]]
+    optimizer: torch.optim.Optimizer
+    schedule: LrSchedule
+    ema: ModelEma | None
+    order_rng: np.random.Generator
+    aug_rng: np.random.Generator
+    per_step: int
+    result: TrainResult
+    start: float
+    num_workers: int = 0
+    progress: bool = True
+    is_frozen: bool = False
+
+    @property
+    def scored(self) -> torch.nn.Module:
+        """The module validation scores: the EMA copy when EMA is on, else the model."""
+        return self.ema.module if self.ema is not None else self.model
+
+
+class BestWeights:
+    """Keeps the weights of the best epoch on validation data (``checkpoint='best_*'``)."""
+
+    def __init__(self, checkpoint: str):
+        self.checkpoint = checkpoint
+        self.best: tuple[float, int, dict[str, torch.Tensor]] | None = None
+
+    def offer(
+        self, epoch: int, accuracy: float | None, log_loss: float | None, module: torch.nn.Module
+    ) -> None:
+        key = log_loss if self.checkpoint == "best_valid_loss" else -(accuracy or 0.0)
+        if key is not None and (self.best is None or key < self.best[0]):
+            self.best = (key, epoch, copy.deepcopy(module.state_dict()))
+
+
+def validation_callback(
+    valid: ClipData, batch_size: int, device: str | torch.device = "cpu"
+) -> Validate:
+    """A :data:`Validate` that scores a model on ``valid`` with :func:`evaluate`."""
+
+    def validate(model: torch.nn.Module) -> tuple[float | None, float | None]:
+        scores, _ = evaluate(model, valid, batch_size=batch_size, device=device, progress=False)
+        return scores.accuracy, scores.log_loss
+
+    return validate
+
+
+def _steps_per_epoch(recipe: TrainingRecipe, opts: RecipeOptions, n: int) -> tuple[int, int]:
+    """``(clips read per step, steps per epoch)``."""
+    two_batches = recipe.mixup_alpha is not None and opts.mixup_mode == "two_batches"
+    per_step = recipe.batch_size * (2 if two_batches else 1)
+    steps = n // per_step if opts.drop_last else math.ceil(n / per_step)
+    if steps == 0:
+        raise RecipeError(
+            f"{n} training clips are fewer than one batch of {per_step} with drop_last"
+        )
+    return per_step, steps
+
+
+def start_run(
+    model: torch.nn.Module,
+    data: ClipData,
+    recipe: TrainingRecipe,
+    opts: RecipeOptions,
+    device: torch.device,
+    *,
+    budget: int,
+    seed: int,
+    teacher: Teacher | None,
+    cleanup: ExitStack,
+) -> TrainingRun:
+    """Seed, place and prepare the model, optimizer, schedule and EMA (in this order, which
+    fixes the random draws); ``cleanup`` gets what to undo when the run ends."""
+    seed_everything(seed)
+    order_seq, aug_seq = np.random.SeedSequence(seed).spawn(2)
+    model.to(device)
+    if opts.memory_format != "contiguous":
+        model.to(memory_format=MEMORY_FORMATS[opts.memory_format])
+        cleanup.callback(lambda: model.to(memory_format=torch.contiguous_format))
+    n = len(data)
+    num_classes = _infer_num_classes(model, data, device)
+    teacher_probs = _teacher_probabilities(teacher, n, num_classes) if teacher is not None else None
+    frozen = frozen_parameters(model, recipe.frozen_layers)
+    for _, p in frozen:
+        p.requires_grad_(False)
+    cleanup.callback(lambda: [p.requires_grad_(True) for _, p in frozen])
+    optimizer = build_optimizer(model.parameters(), recipe)
+    per_step, steps_per_epoch = _steps_per_epoch(recipe, opts, n)
+    schedule = build_schedule(optimizer, recipe, budget, steps_per_epoch)
+    ema = ModelEma(model, recipe.ema_decay) if recipe.ema_decay is not None else None
+    result = TrainResult(
+        epochs_planned=budget,
+        epochs_completed=0,
+        truncated=False,
+        stop_reason="",
+        seconds=0.0,
+        steps=0,
+        steps_per_epoch=steps_per_epoch,
+        num_classes=num_classes,
+        seed=seed,
+        device=str(device),
+        weights="last",
+    )
+    return TrainingRun(
+        model, data, recipe, opts, device, "training", num_classes, teacher, teacher_probs,
+        frozen, optimizer, schedule, ema, np.random.default_rng(order_seq),
+        np.random.default_rng(aug_seq), per_step, result, time.perf_counter(),
+        is_frozen=bool(frozen),
+    )  # fmt: skip
+
+
+# -- steps -----------------------------------------------------------------------------------
+def _check_labels(batch: Batch, num_classes: int) -> None:
+    labels = batch.labels
+    bad = (labels < 0) | (labels >= num_classes)
+    if bool(bad.any()):
+        i = int(bad.nonzero()[0, 0])
+        raise TrainingError(
+            f"training clip {batch.filenames[i]!r} has label {int(labels[i])}, "
+            f"outside 0..{num_classes - 1}"
+        )
+
+
+def step_inputs(run: TrainingRun, batch: Batch) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """A batch's augmented features and targets (soft labels, teacher probabilities)."""
+    x = batch.features.to(run.device)
+    _check_labels(batch, run.num_classes)
+    targets = [one_hot(batch.labels, run.num_classes, run.recipe.label_smoothing).to(run.device)]
+    if run.teacher_probs is not None:
+        targets.append(run.teacher_probs[batch.indices].to(run.device))
+    x, targets = augment_batch(x, targets, run.recipe, run.opts, run.aug_rng)
+    if run.opts.memory_format != "contiguous" and x.ndim == 4:
+        x = x.contiguous(memory_format=MEMORY_FORMATS[run.opts.memory_format])
+    return x, targets
+
+
+def train_step(run: TrainingRun, batch: Batch, epoch: int, step: int) -> tuple[float, int, float]:
+    """One optimizer step on ``batch``; returns ``(loss, examples, learning rate)``."""
+    x, targets = step_inputs(run, batch)
+    lr = run.schedule.lr
+    loss = training_loss(run.model(x), targets, run.recipe, run.teacher)
+    value = float(loss.detach())
+    if not math.isfinite(value):
+        _diverged(run, f"loss became {value}", epoch, step, lr, x)
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    run.optimizer.step()
+    run.schedule.step_batch()
+    if run.ema is not None:
+        run.ema.update(run.model)
+    return value, int(x.shape[0]), lr
+
+
 # -- the loop --------------------------------------------------------------------------------
+def epoch_batches(run: TrainingRun) -> list[np.ndarray]:
+    """The epoch's batches of row indices, in a fresh order drawn from the run's order stream."""
+    n, per_step = len(run.data), run.per_step
+    perm = run.order_rng.permutation(n)
+    batches = [perm[i : i + per_step] for i in range(0, n, per_step)]
+    if run.opts.drop_last:
+        batches = [b for b in batches if len(b) == per_step]
+    return batches
+
+
+def train_epoch(run: TrainingRun, epoch: int, budget: int) -> EpochRecord:
+    """One pass over the training data (``seconds`` is left for the caller to fill in)."""
+    if run.is_frozen and run.opts.frozen_epochs is not None and epoch >= run.opts.frozen_epochs:
+        for _, p in run.frozen:
+            p.requires_grad_(True)
+        run.is_frozen = False
+    run.model.train()
+    batches = epoch_batches(run)
+    total_loss, clips, lr_first, lr_last = 0.0, 0, run.schedule.lr, run.schedule.lr
+    bar = progress_bar(
+        total=len(batches),
+        desc=f"{run.name} {epoch + 1}/{budget}",
+        unit="batch",
+        leave=False,
+        disable=None if run.progress else True,
+    )
+    try:
+        for step, batch in enumerate(iterate_batches(run.data, batches, run.num_workers)):
+            value, size, lr_last = train_step(run, batch, epoch, step)
+            if step == 0:
+                lr_first = lr_last
+            total_loss += value * size
+            clips += size
+            run.result.steps += 1
+            bar.set_postfix(loss=f"{value:.3f}", lr=f"{lr_last:.2e}", refresh=False)
+            bar.update(1)
+    finally:
+        bar.close()
+    run.schedule.step_epoch()
+    if not all(bool(torch.isfinite(p).all()) for p in run.model.parameters()):
+        _diverged(run, "weights became NaN/inf", epoch, None, lr_last, None)
+    return EpochRecord(
+        epoch=epoch + 1,
+        loss=total_loss / max(clips, 1),
+        lr=lr_first,
+        lr_last=lr_last,
+        seconds=0.0,
+        steps=len(batches),
+        clips=clips,
+        frozen=run.is_frozen,
+    )
+
+
+def run_epochs(
+    run: TrainingRun,
+    budget: int,
+    max_minutes: float | None,
+    validate: Validate | None,
+    keep: BestWeights | None,
+) -> None:
+    """Train up to ``budget`` epochs, validating after each; stop early when out of time."""
+    result = run.result
+    for epoch in range(budget):
+        epoch_start = time.perf_counter()
+        record = train_epoch(run, epoch, budget)
+        if validate is not None:
+            record.valid_accuracy, record.valid_log_loss = validate(run.scored)
+            if keep is not None:
+                keep.offer(epoch + 1, record.valid_accuracy, record.valid_log_loss, run.scored)
+        record.seconds = time.perf_counter() - epoch_start
+        result.history.append(record)
+        result.epochs_completed = epoch + 1
+        elapsed = time.perf_counter() - run.start
+        if max_minutes is not None and elapsed >= max_minutes * 60 and epoch + 1 < budget:
+            result.truncated = True
+            result.stop_reason = (
+                f"time budget of {max_minutes:g} min reached after epoch {epoch + 1}/{budget}"
+            )
+            return
+    result.stop_reason = f"completed {budget} epoch(s)"
+
+
+def finish_run(run: TrainingRun, keep: BestWeights | None) -> None:
+    """Leave the weights to evaluate in the model: the best epoch's, the EMA's or the last."""
+    if keep is not None and keep.best is not None:
+        run.model.load_state_dict(keep.best[2])
+        run.result.weights = keep.checkpoint
+        run.result.best_epoch = keep.best[1]
+    elif run.ema is not None:
+        run.ema.copy_to(run.model)
+        run.result.weights = "ema"
+    run.model.eval()
+    run.result.seconds = time.perf_counter() - run.start
+
+
+def _prepare(
+    data: ClipData,
+    valid: ClipData | None,
+    validate: Validate | None,
+    recipe: TrainingRecipe,
+    epochs: int | None,
+    max_minutes: float | None,
+) -> tuple[int, RecipeOptions, str, list[str]]:
+    """Check the inputs; ``(epoch budget, options, checkpoint, notes)``."""
+    check_data(data, "training")
+    if valid is not None:
+        check_data(valid, "validation")
+        if validate is not None:
+            raise TrainingError("give train() validation data or a validate callback, not both")
+    budget = recipe.epochs if epochs is None else int(epochs)
+    if budget < 1:
+        raise RecipeError(f"the epoch budget must be at least 1, got {epochs}")
+    if max_minutes is not None and not max_minutes > 0:
+        raise RecipeError(f"max_minutes must be positive, got {max_minutes}")
+    opts = RecipeOptions.from_recipe(recipe)
+    checkpoint = opts.checkpoint
+    notes: list[str] = []
+    if checkpoint != "last" and valid is None and validate is None:
+        notes.append(f"checkpoint {checkpoint!r} needs validation data; kept the last weights")
+        checkpoint = "last"
+    return budget, opts, checkpoint, notes
+
+
+def _fit_time_crop(data: ClipData, opts: RecipeOptions, notes: list[str]) -> RecipeOptions:
+    """Drop a time crop for longer clips (e.g. 8 s of 10 s) on clips that are not longer."""
+    if opts.time_crop is None:
+        return opts
+    frames = int(load_batch(data, [0]).features.shape[-1])
+    if opts.time_crop < frames:
+        return opts
+    notes.append(
+        f"time_crop of {opts.time_crop} frames not applied: the clips have only {frames} frames"
+    )
+    return dataclasses.replace(opts, time_crop=None)
+
+
 def train(
     model: torch.nn.Module,
     train_data: ClipData,
@@ -385,6 +546,7 @@ def train(
     valid: ClipData | None = None,
     teacher: Teacher | None = None,
     num_workers: int = 0,
+    validate: Validate | None = None,
 ) -> TrainResult:
     """Train ``model`` in place with ``recipe`` and return the run's record.
 
@@ -393,216 +555,44 @@ def train(
     wall-clock budget runs out (``truncated`` is then true; the schedule still spans
     ``epochs``). ``valid`` is evaluated after every epoch (with the EMA weights when EMA is
     on); ``checkpoint='best_*'`` uses it, and without it keeps the last weights (said in
-    ``notes``). Raises :class:`TrainingDiverged` when the loss or the weights become NaN/inf.
-    Frozen parameters get ``requires_grad`` back when the run ends, however it ends.
+    ``notes``). ``validate``, instead of ``valid``, is any callback scoring a model
+    (:data:`Validate`). Raises :class:`TrainingDiverged` when the loss or the weights become
+    NaN/inf. Frozen parameters get ``requires_grad`` back when the run ends, however it ends.
     """
-    check_data(train_data, "training")
-    if valid is not None:
-        check_data(valid, "validation")
-    budget = recipe.epochs if epochs is None else int(epochs)
-    if budget < 1:
-        raise RecipeError(f"the epoch budget must be at least 1, got {epochs}")
-    if max_minutes is not None and not max_minutes > 0:
-        raise RecipeError(f"max_minutes must be positive, got {max_minutes}")
-    opts = RecipeOptions.from_recipe(recipe)
-    checkpoint = opts.checkpoint
-    notes: list[str] = []
-    if checkpoint != "last" and valid is None:
-        notes.append(f"checkpoint {checkpoint!r} needs validation data; kept the last weights")
-        checkpoint = "last"
+    budget, opts, checkpoint, notes = _prepare(
+        train_data, valid, validate, recipe, epochs, max_minutes
+    )
     dev = resolve_device(device)
-    name = description or "training"
-    n = len(train_data)
-    if opts.time_crop is not None and n:
-        frames = int(load_batch(train_data, [0]).features.shape[-1])
-        if opts.time_crop >= frames:  # a crop for longer clips (e.g. 8 s of 10 s) on short ones
-            notes.append(
-                f"time_crop of {opts.time_crop} frames not applied: the clips have only "
-                f"{frames} frames"
-            )
-            opts = dataclasses.replace(opts, time_crop=None)
-
+    opts = _fit_time_crop(train_data, opts, notes)
+    if valid is not None:
+        validate = validation_callback(valid, recipe.batch_size, dev)
+    keep = BestWeights(checkpoint) if checkpoint != "last" else None
     with deterministic_algorithms(dev), ExitStack() as cleanup:
-        seed_everything(seed)
-        order_seq, aug_seq = np.random.SeedSequence(seed).spawn(2)
-        order_rng, aug_rng = np.random.default_rng(order_seq), np.random.default_rng(aug_seq)
-
-        model.to(dev)
-        layout = MEMORY_FORMATS[opts.memory_format]
-        if opts.memory_format != "contiguous":
-            model.to(memory_format=layout)
-            cleanup.callback(lambda: model.to(memory_format=torch.contiguous_format))
-        num_classes = _infer_num_classes(model, train_data, dev)
-        teacher_probs = (
-            _teacher_probabilities(teacher, n, num_classes) if teacher is not None else None
-        )
-        frozen = frozen_parameters(model, recipe.frozen_layers)
-        for _, p in frozen:
-            p.requires_grad_(False)
-        cleanup.callback(lambda: [p.requires_grad_(True) for _, p in frozen])
-        is_frozen = bool(frozen)
-        optimizer = build_optimizer(model.parameters(), recipe)
-
-        two_batches = recipe.mixup_alpha is not None and opts.mixup_mode == "two_batches"
-        per_step = recipe.batch_size * (2 if two_batches else 1)
-        steps_per_epoch = n // per_step if opts.drop_last else math.ceil(n / per_step)
-        if steps_per_epoch == 0:
-            raise RecipeError(
-                f"{n} training clips are fewer than one batch of {per_step} with drop_last"
-            )
-        schedule = build_schedule(optimizer, recipe, budget, steps_per_epoch)
-        ema = ModelEma(model, recipe.ema_decay) if recipe.ema_decay is not None else None
-
-        result = TrainResult(
-            epochs_planned=budget,
-            epochs_completed=0,
-            truncated=False,
-            stop_reason="",
-            seconds=0.0,
-            steps=0,
-            steps_per_epoch=steps_per_epoch,
-            num_classes=num_classes,
-            seed=seed,
-            device=str(dev),
-            max_minutes=max_minutes,
-            weights="last",
-            notes=notes,
-        )
-        best: tuple[float, int, dict[str, torch.Tensor]] | None = None
-        start = time.perf_counter()
-
-        for epoch in range(budget):
-            if is_frozen and opts.frozen_epochs is not None and epoch >= opts.frozen_epochs:
-                for _, p in frozen:
-                    p.requires_grad_(True)
-                is_frozen = False
-            epoch_start = time.perf_counter()
-            model.train()
-            perm = order_rng.permutation(n)
-            batches = [perm[i : i + per_step] for i in range(0, n, per_step)]
-            if opts.drop_last:
-                batches = [b for b in batches if len(b) == per_step]
-            total_loss, clips, lr_first, lr_last = 0.0, 0, schedule.lr, schedule.lr
-            bar = progress_bar(
-                total=len(batches),
-                desc=f"{name} {epoch + 1}/{budget}",
-                unit="batch",
-                leave=False,
-                disable=None if progress else True,
-            )
-            try:
-                for step, batch in enumerate(iterate_batches(train_data, batches, num_workers)):
-                    x = batch.features.to(dev)
-                    labels = batch.labels
-                    bad = (labels < 0) | (labels >= num_classes)
-                    if bool(bad.any()):
-                        i = int(bad.nonzero()[0, 0])
-                        raise TrainingError(
-                            f"training clip {batch.filenames[i]!r} has label {int(labels[i])}, "
-                            f"outside 0..{num_classes - 1}"
-                        )
-                    targets = [one_hot(labels, num_classes, recipe.label_smoothing).to(dev)]
-                    if teacher_probs is not None:
-                        targets.append(teacher_probs[batch.indices].to(dev))
-                    x, targets = augment_batch(x, targets, recipe, opts, aug_rng)
-                    if opts.memory_format != "contiguous" and x.ndim == 4:
-                        x = x.contiguous(memory_format=layout)
-
-                    lr_last = schedule.lr
-                    if step == 0:
-                        lr_first = lr_last
-                    loss = training_loss(model(x), targets, recipe, teacher)
-                    value = float(loss.detach())
-                    if not math.isfinite(value):
-                        _diverged(
-                            result, start, name, f"loss became {value}", epoch, step, lr_last, x
-                        )
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
-                    schedule.step_batch()
-                    if ema is not None:
-                        ema.update(model)
-                    total_loss += value * x.shape[0]
-                    clips += x.shape[0]
-                    result.steps += 1
-                    bar.set_postfix(loss=f"{value:.3f}", lr=f"{lr_last:.2e}", refresh=False)
-                    bar.update(1)
-            finally:
-                bar.close()
-            schedule.step_epoch()
-            if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
-                _diverged(result, start, name, "weights became NaN/inf", epoch, None, lr_last, None)
-
-            record = EpochRecord(
-                epoch=epoch + 1,
-                loss=total_loss / max(clips, 1),
-                lr=lr_first,
-                lr_last=lr_last,
-                seconds=0.0,
-                steps=len(batches),
-                clips=clips,
-                frozen=is_frozen,
-            )
-            if valid is not None:
-                from ascbench.evaluation.evaluate import evaluate
-
-                evaluated = ema.module if ema is not None else model
-                scores, _ = evaluate(
-                    evaluated, valid, batch_size=recipe.batch_size, device=dev, progress=False
-                )
-                record.valid_accuracy = scores.accuracy
-                record.valid_log_loss = scores.log_loss
-                if checkpoint != "last":
-                    key = (
-                        scores.log_loss
-                        if checkpoint == "best_valid_loss"
-                        else -(scores.accuracy or 0.0)
-                    )
-                    if key is not None and (best is None or key < best[0]):
-                        state = copy.deepcopy(evaluated.state_dict())
-                        best = (key, epoch + 1, state)
-            record.seconds = time.perf_counter() - epoch_start
-            result.history.append(record)
-            result.epochs_completed = epoch + 1
-
-            elapsed = time.perf_counter() - start
-            if max_minutes is not None and elapsed >= max_minutes * 60 and epoch + 1 < budget:
-                result.truncated = True
-                result.stop_reason = (
-                    f"time budget of {max_minutes:g} min reached after epoch {epoch + 1}/{budget}"
-                )
-                break
-
-        if not result.truncated:
-            result.stop_reason = f"completed {budget} epoch(s)"
-        if best is not None:
-            model.load_state_dict(best[2])
-            result.weights = checkpoint
-            result.best_epoch = best[1]
-        elif ema is not None:
-            ema.copy_to(model)
-            result.weights = "ema"
-        model.eval()
-        result.seconds = time.perf_counter() - start
-    return result
+        run = start_run(
+            model, train_data, recipe, opts, dev,
+            budget=budget, seed=seed, teacher=teacher, cleanup=cleanup,
+        )  # fmt: skip
+        run.name, run.progress, run.num_workers = description or "training", progress, num_workers
+        run.result.max_minutes, run.result.notes = max_minutes, notes
+        run_epochs(run, budget, max_minutes, validate, keep)
+        finish_run(run, keep)
+    return run.result
 
 
 def _diverged(
-    result: TrainResult,
-    start: float,
-    name: str,
+    run: TrainingRun,
     what: str,
     epoch: int,
     step: int | None,
     lr: float,
     x: torch.Tensor | None,
 ) -> None:
+    result = run.result
     result.diverged = True
-    result.seconds = time.perf_counter() - start
+    result.seconds = time.perf_counter() - run.start
     result.stop_reason = what
     where = f"epoch {epoch + 1}" + (f", step {step + 1}" if step is not None else "")
     hint = "lower the learning rate or check the features"
     if x is not None and not bool(torch.isfinite(x).all()):
         hint = "the input features hold NaN/inf values; check the feature cache"
-    raise TrainingDiverged(f"{name} diverged: {what} at {where} (lr {lr:.3g}); {hint}", result)
+    raise TrainingDiverged(f"{run.name} diverged: {what} at {where} (lr {lr:.3g}); {hint}", result)

@@ -21,6 +21,22 @@ def test_help_works_as_module_and_script():
     assert "profile" in out.stdout and "plugins" in out.stdout
 
 
+@pytest.mark.parametrize(
+    "command",
+    ["run", "profile", "leaderboard", "data", "submit", "rules", "plugins", "new-plugin"],
+)
+def test_every_commands_help_imports_no_torch_numpy_or_pydantic(command):
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "ascbench", command, "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert command in out.stdout
+    imported = {line.split("|")[-1].strip() for line in out.stderr.splitlines()}
+    assert not imported & {"torch", "numpy", "pydantic"}
+
+
 @pytest.fixture
 def tiny(plugin_dir):
     return plugin_dir("cli_tiny", GOOD.format(model="cli_tiny_model", system="cli_tiny_sys"))

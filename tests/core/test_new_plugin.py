@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from ascbench.build import build_model, feature_shape
 from ascbench.cli import main
 from ascbench.plugins import load_registry
-from ascbench.profiling import build_model, feature_shape
 from ascbench.scaffold import ScaffoldError, plugin_names
 
 from .conftest import make_distribution

@@ -8,8 +8,9 @@ import os
 import pytest
 
 from ascbench.cli import main
+from ascbench.jobs.plan import Job, RequestedBudget, RunError, parse_budget, plan
 from ascbench.leaderboard import ResultStore
-from ascbench.runner import Budget, Job, RunError, parse_budget, plan
+from ascbench.leaderboard.entry import SCHEMA_VERSION
 from tests.synthetic import tiny_tau2022
 
 TINY = """
@@ -78,14 +79,14 @@ def _run(tiny_plugin, tiny_data, results, *extra):
 
 
 def test_budget_parsing():
-    assert parse_budget(None) == Budget()
-    assert parse_budget("5") == Budget(epochs=5)
+    assert parse_budget(None) == RequestedBudget()
+    assert parse_budget("5") == RequestedBudget(epochs=5)
     assert parse_budget("90s").minutes == pytest.approx(1.5)
-    assert parse_budget("5,2m") == Budget(epochs=5, minutes=2.0)
-    assert parse_budget(None, full=True) == Budget(full=True)
-    assert Budget().for_recipe(200) == (10, None)
-    assert Budget(full=True).for_recipe(200) == (200, None)
-    assert Budget(minutes=2.0).for_recipe(200) == (200, 2.0)
+    assert parse_budget("5,2m") == RequestedBudget(epochs=5, minutes=2.0)
+    assert parse_budget(None, full=True) == RequestedBudget(full=True)
+    assert RequestedBudget().for_recipe(200) == (10, None)
+    assert RequestedBudget(full=True).for_recipe(200) == (200, None)
+    assert RequestedBudget(minutes=2.0).for_recipe(200) == (200, 2.0)
     for bad in ("five", "0", "2.5", "3x"):
         with pytest.raises(RunError, match="--budget"):
             parse_budget(bad)
@@ -135,7 +136,7 @@ def test_run_writes_entries_failures_and_resumes(tiny_plugin, tiny_data, tmp_pat
     assert ok.complexity.parameters == ok.stages[1].complexity.parameters
     assert ok.provenance.dataset.clips == {"train": 3 * 2 * (4 + 5 * 1), "test": 3 * 9 * 2}
     assert ok.provenance.budget.epochs == 2
-    assert ok.schema_version == 3
+    assert ok.schema_version == SCHEMA_VERSION and ok.system.deviations == []
     assert ok.provenance.torch_threads == len(os.sched_getaffinity(0))  # --jobs 1: every core
     assert (results / "dcase2022" / "tiny_ok" / "seed0.teacher.pt").exists()
     assert entries["tiny_student"].status in ("ok", "degenerate")  # finished
@@ -167,9 +168,9 @@ def test_same_seed_gives_identical_numbers(tiny_plugin, tiny_data, tmp_path):
 
 def test_interrupted_run_keeps_finished_entries(tiny_plugin, tiny_data, tmp_path, monkeypatch,
                                                 capsys):  # fmt: skip
-    import ascbench.runner as runner
+    import ascbench.jobs.job as job_module
 
-    real = runner.run_job
+    real = job_module.run_job
     calls = []
 
     def interrupt_second(job, *args, **kwargs):
@@ -178,7 +179,7 @@ def test_interrupted_run_keeps_finished_entries(tiny_plugin, tiny_data, tmp_path
             raise KeyboardInterrupt
         return real(job, *args, **kwargs)
 
-    monkeypatch.setattr(runner, "run_job", interrupt_second)
+    monkeypatch.setattr(job_module, "run_job", interrupt_second)
     results = tmp_path / "results"
     code = _run(tiny_plugin, tiny_data, results, "--system", "tiny_ok", "--system", "tiny_broken")
     assert code == 130
@@ -249,7 +250,7 @@ def test_systems_differing_only_in_compression_train_once(tiny_plugin, tiny_data
 
 
 def test_default_budget_gives_every_system_the_same_training_compute():
-    from ascbench.runner import default_epochs
+    from ascbench.jobs.plan import default_epochs
 
     assert default_epochs(29_271_638, 1.0, 200) == 10  # DCASE 2022 baseline
     assert default_epochs(287_303_638, 10.0, 200) == 10  # DCASE 2021 baseline, 10-s clips
@@ -263,7 +264,7 @@ def test_default_budget_gives_every_system_the_same_training_compute():
 def test_validation_rows_hold_out_whole_locations_per_scene():
     from types import SimpleNamespace
 
-    from ascbench.runner import VALID_FRACTION, validation_rows
+    from ascbench.jobs.stages import VALID_FRACTION, validation_rows
 
     clips = [
         SimpleNamespace(scene_label=scene, identifier=f"{scene}-loc{loc}", filename=f"{i}.wav")
@@ -307,34 +308,9 @@ def test_default_run_leaves_out_systems_over_the_parameter_or_mac_limit(
 
 
 def test_over_fixed_limits_names_the_limit(tiny_plugin):
+    from ascbench.jobs.eligibility import over_fixed_limits
     from ascbench.plugins import load_registry
-    from ascbench.runner import over_fixed_limits
 
     registry = load_registry(extra_modules=[tiny_plugin])
     system = registry.system("tiny_ok")
     assert over_fixed_limits(registry, system, registry.ruleset("dcase2022")) == []
-
-
-def test_runner_clip_adapters_read_batches_as_the_items_give_them():
-    import numpy as np
-    import torch
-
-    from ascbench.features.cache import FeatureSet
-    from ascbench.runner import _Clips, _Subset
-    from ascbench.training.data import collate
-
-    rng = np.random.default_rng(0)
-    features = FeatureSet(
-        rng.standard_normal((12, 1, 4, 5)).astype("float16"),
-        [f"c{i}.wav" for i in range(12)],
-        np.arange(12) % 10,
-        ["a", "b", "s4"] * 4,
-    )
-    for clips, rows in (
-        (_Clips(features), [7, 0, 11]),
-        (_Subset(_Clips(features), [9, 2, 5]), [2, 0]),
-    ):
-        fast, slow = clips.batch(rows), collate([clips[i] for i in rows], rows)
-        assert torch.equal(fast.features, slow.features) and fast.features.dtype == torch.float32
-        assert torch.equal(fast.labels, slow.labels) and torch.equal(fast.indices, slow.indices)
-        assert (fast.devices, fast.filenames) == (slow.devices, slow.filenames)

@@ -10,7 +10,7 @@ import pytest
 from ascbench.commands import leaderboard as command
 from ascbench.errors import AscbenchError
 from ascbench.leaderboard import ResultStore
-from ascbench.leaderboard.entry import schema_text
+from ascbench.leaderboard.schema import schema_text
 
 
 def run(argv: list[str]) -> int:

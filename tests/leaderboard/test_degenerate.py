@@ -2,7 +2,7 @@
 with its reasons, ranked after every system that learned, and shown on every board and plot.
 
 The entries here come from per-clip predictions through the run's own path: ``evaluate()`` on
-a model whose logits are given, ``runner._metrics()`` and ``build_entry()``.
+a model whose logits are given, ``stages.entry_metrics()`` and ``build_entry()``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from ascbench.leaderboard.degeneracy import (
     TWO_CLASSES_PERCENT,
     degeneracy_reasons,
 )
+from ascbench.leaderboard.entry import SCHEMA_VERSION
 from ascbench.leaderboard.render import render_text
 from ascbench.scenes import DEVICES, SCENES
 from tests.leaderboard.conftest import RULESETS, collapsed, make_entry, prediction_stats
@@ -45,7 +46,7 @@ def entry_from_probabilities(
 ):
     """The entry ``ascbench run`` writes for a model with these per-clip probabilities."""
     from ascbench.evaluation import evaluate
-    from ascbench.runner import _metrics
+    from ascbench.jobs.stages import entry_metrics as _metrics
     from ascbench.training import TensorClips
 
     logits = torch.from_numpy(np.log(probabilities)).float()[:, None, :, None]
@@ -122,7 +123,7 @@ def board(entries):
 
 def test_one_class_for_every_clip_is_degenerate(entries):
     e = entries["collapsed"]
-    assert e.status == "degenerate" and e.schema_version == 3 and e.verify()
+    assert e.status == "degenerate" and e.schema_version == SCHEMA_VERSION and e.verify()
     stats = e.metrics.predictions
     assert stats.predicted == {s: (N if s == "metro" else 0) for s in SCENES}
     assert (stats.clips, stats.correct, stats.tied) == (360, 36, 0)

@@ -8,12 +8,8 @@ from pathlib import Path
 import pytest
 
 from ascbench.leaderboard import LeaderboardError, Metrics, build_entry, parse_entry
-from ascbench.leaderboard.entry import (
-    LeaderboardEntry,
-    leaderboard_json_schema,
-    schema_text,
-    write_schema,
-)
+from ascbench.leaderboard.entry import SCHEMA_VERSION, LeaderboardEntry
+from ascbench.leaderboard.schema import leaderboard_json_schema, schema_text, write_schema
 from tests.leaderboard.conftest import collapsed, prediction_stats
 
 REPO = Path(__file__).resolve().parents[2]
@@ -109,7 +105,7 @@ def test_metrics_from_flat_evaluator_output():
             "compliance check of bytes says 1 but complexity says",
         ),
         (lambda d: d["metrics"].update(log_loss=None), "at 'metrics.log_loss'"),
-        (lambda d: d.update(schema_version=4), "schema_version 4 is not one this ascbench reads"),
+        (lambda d: d.update(schema_version=5), "schema_version 5 is not one this ascbench reads"),
         (
             lambda d: d.update(schema_version=1) or d["provenance"].update(kernels=None),
             "a schema_version 1 entry has no provenance.torch_threads",
@@ -247,16 +243,18 @@ def test_provenance_records_the_torch_thread_count():
     assert collect(torch_threads=3).torch_threads == 3
 
 
-#: What each older version lacks: top-level fields, provenance fields, metrics fields.
+#: What each older version lacks: top-level, provenance, metrics and system fields.
 _LACKS = {
-    1: ({"degenerate"}, {"torch_threads", "numpy_version", "kernels"}, {"predictions"}),
-    2: ({"degenerate"}, {"numpy_version", "kernels"}, {"predictions"}),
-}
+    1: ({"degenerate"}, {"torch_threads", "numpy_version", "kernels"}, {"predictions"},
+        {"deviations"}),
+    2: ({"degenerate"}, {"numpy_version", "kernels"}, {"predictions"}, {"deviations"}),
+    3: (set(), set(), set(), {"deviations"}),
+}  # fmt: skip
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", [1, 2, 3])
 def test_older_entries_are_read_verified_and_kept_as_written(version, entry_data, make_entry):
-    """A version-1 or -2 file, hashed as the module docstring says (not by ascbench's code),
+    """A version-1, -2 or -3 file, hashed as the module docstring says (not by ascbench's code),
     verifies, is written back byte for byte, and a board holding it keeps it so."""
     import hashlib
 
@@ -264,29 +262,34 @@ def test_older_entries_are_read_verified_and_kept_as_written(version, entry_data
 
     data = entry_data()
     data["schema_version"] = version
-    top, provenance, metrics = _LACKS[version]
+    top, provenance, metrics, system = _LACKS[version]
     for name in top:
         del data[name]
     for name in provenance:
         del data["provenance"][name]
     for name in metrics:
         del data["metrics"][name]
+    for name in system:
+        del data["system"][name]
     stage = {"name": "trained", "params": {}, "complexity": None, "compliance": None}
     data["stages"] = [{**stage, "metrics": {**data["metrics"]}}]
     del data["entry_hash"]
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     data["entry_hash"] = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
     entry = parse_entry(data, "old/seed0.json")
-    assert entry.schema_version == version and entry.provenance.kernels is None
+    assert entry.schema_version == version
+    assert (entry.provenance.kernels is None) == (version < 3)
     assert (entry.provenance.torch_threads is None) == (version == 1)
+    assert entry.system.deviations == []
     assert entry.verify()
     assert json.loads(entry.to_json()) == data
-    for name in ("kernels", "numpy_version", "predictions", "degenerate"):
-        assert f'"{name}"' not in entry.to_json()
-    # beside a version-3 entry on one board, and read back from the board's file
+    for name in ("kernels", "numpy_version", "predictions", "degenerate", "deviations"):
+        if version < 3 or name == "deviations":
+            assert f'"{name}"' not in entry.to_json()
+    # beside a current-version entry on one board, and read back from the board's file
     board = build_leaderboard([entry, make_entry("new")])
-    assert board.schema_version == 3
-    assert [e.schema_version for e in board.entries] == [version, 3]
+    assert board.schema_version == SCHEMA_VERSION
+    assert [e.schema_version for e in board.entries] == [version, SCHEMA_VERSION]
     again = read_board_text(board.to_json())
     assert again.entries[0].to_json() == entry.to_json() and again.entries[0].verify()
 
@@ -343,3 +346,24 @@ def test_committed_schema_matches_the_code():
         "leaderboard/schema.json is stale; regenerate it with "
         "`ascbench leaderboard schema --out leaderboard/schema.json`"
     )
+
+
+def test_deviations_reach_the_entry_the_board_notes_and_the_submission_meta(make_entry):
+    from ascbench.leaderboard import build_leaderboard, render_html, render_markdown
+    from ascbench.leaderboard.entry import SystemInfo
+    from ascbench.submission import build_meta, meta_yaml_text
+    from tests.leaderboard.conftest import make_system
+
+    said = "no pix2pix augmentation\n(not reproducible)"
+    assert SystemInfo.from_system(make_system("a", deviations=[said])).deviations == [said]
+    plain = make_entry("alpha", "dcase2022")
+    entry = plain.model_copy(
+        update={"system": plain.system.model_copy(update={"deviations": [said]})}
+    ).with_hash()
+    assert entry.verify() and parse_entry(json.loads(entry.to_json()), "x").system.deviations
+    board = build_leaderboard([entry])
+    assert board.rows[0].deviations == [said]
+    assert "deviation from the report: no pix2pix" in render_markdown(board)
+    assert "deviation from the report: no pix2pix" in render_html(board)
+    meta = meta_yaml_text(build_meta("Kim_QTI_task1_1", entry), entry)
+    assert "#  - no pix2pix augmentation (not reproducible)" in meta.splitlines()

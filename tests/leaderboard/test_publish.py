@@ -10,7 +10,6 @@ import pytest
 
 from ascbench import cli
 from ascbench.leaderboard import ResultStore, read_board
-from ascbench.leaderboard.entry import leaderboard_json_schema, schema_text
 from ascbench.leaderboard.publish import (
     INDEX_FILE,
     PublishRefused,
@@ -18,6 +17,7 @@ from ascbench.leaderboard.publish import (
     page_files,
     publish,
 )
+from ascbench.leaderboard.schema import leaderboard_json_schema, schema_text
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:

@@ -326,35 +326,29 @@ def _live_processes_of_session(sid: int) -> list[str]:
 def test_jobs_run_with_the_requested_thread_count(monkeypatch):
     import torch
 
-    import ascbench.runner as runner
-    from ascbench.executors import LocalExecutor
-    from ascbench.runner import Job
+    import ascbench.jobs.job as job_module
+    from ascbench.jobs.executors import InProcessExecutor
+    from ascbench.jobs.plan import Job, RunSettings
+    from ascbench.jobs.workers import run_job_here
 
     seen = []
-    monkeypatch.setattr(runner, "load_run_dataset", lambda settings: None)
-    monkeypatch.setattr(runner, "run_job", lambda *a: seen.append(torch.get_num_threads()))
-
-    class Driver:
-        def say(self, job, message):
-            pass
-
-        def deliver(self, job, entry):
-            pass
+    monkeypatch.setattr(job_module, "run_job", lambda *a: seen.append(torch.get_num_threads()))
 
     before = torch.get_num_threads()
-    settings = LocalExecutor().prepare(runner.RunSettings(ruleset=None, threads=None), None)
+    settings = InProcessExecutor().prepare(RunSettings(ruleset=None, threads=None), None)
     assert settings.threads == len(os.sched_getaffinity(0))
     target = 1 if before != 1 else 2
     settings.threads = target
-    LocalExecutor().run([Job("a", 0), Job("b", 0)], None, settings, Driver())
+    executor = InProcessExecutor()
+    for job in (Job("a", 0), Job("b", 0)):
+        executor.submit(job.system, run_job_here, job, None, settings, None).result()
     assert seen == [target, target]
     assert torch.get_num_threads() == before
 
 
 def test_dependencies(plugin):
-    from ascbench.executors import dependencies
+    from ascbench.jobs.plan import Job, dependencies, plan
     from ascbench.plugins import load_registry
-    from ascbench.runner import Job, plan
 
     registry = load_registry([plugin], entry_points=False, environment=False)
     picked = registry.systems(["exec_student", "exec_plain", "exec_broken"])
@@ -404,7 +398,7 @@ def test_conflicting_options_are_one_line_errors(args, message, tmp_path, capsys
 
 def test_ray_missing_says_how_to_install_it(monkeypatch, tmp_path, capsys):
     from ascbench.commands.run import RAY_INSTALL
-    from ascbench.executors import RAY_INSTALL as EXECUTOR_RAY_INSTALL
+    from ascbench.jobs.executors import RAY_INSTALL as EXECUTOR_RAY_INSTALL
 
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
     assert main(["run", "--executor", "ray", "--results", str(tmp_path)]) == 2
@@ -450,8 +444,8 @@ def test_interval_is_derived_and_formatted():
 def test_an_unreachable_cluster_is_a_quick_one_line_error():
     import socket
 
-    from ascbench.executors import _check_reachable
-    from ascbench.runner import RunError
+    from ascbench.jobs.executors import _check_reachable
+    from ascbench.jobs.plan import RunError
 
     with socket.socket() as s:  # a port that nothing listens on once closed
         s.bind(("127.0.0.1", 0))

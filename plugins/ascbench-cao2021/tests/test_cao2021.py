@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from ascbench.build import build_model, feature_shape
 from ascbench.plugins import load_registry
-from ascbench.profiling import build_model, feature_shape, profile_system
+from ascbench.profiling import profile_system
 from ascbench.scenes import DEVICES, SCENES
 
 SYSTEMS = ["cao2021_sys1_proposal", "cao2021_sys2_proposal", "cao2021_sys4_proposal"]

@@ -10,10 +10,11 @@ from ascbench_kim2021.model import KimVggishCNN
 from ascbench_kim2021.plugin import NONZERO, TABLE3
 from torch.ao import quantization as tq
 
+from ascbench.build import build_model, feature_shape
 from ascbench.complexity import measure
 from ascbench.errors import AscbenchError
 from ascbench.plugins import load_registry
-from ascbench.profiling import build_model, feature_shape, profile_system
+from ascbench.profiling import profile_system
 from ascbench.scenes import SCENES
 
 SYSTEMS = ["kim2021_cnn_pr1", "kim2021_cnn_pr2", "kim2021_cnn_pr3", "kim2021_cnn_pr4"]

@@ -6,8 +6,9 @@ import pytest
 import torch
 from ascbench_puy2021.inference import compress
 
+from ascbench.build import build_model, feature_shape
 from ascbench.complexity import measure
-from ascbench.profiling import build_model, feature_shape, profile_system
+from ascbench.profiling import profile_system
 
 SYSTEMS = ("puy2021_ce_tta", "puy2021_ce_mu_tta", "puy2021_fl_tta")
 

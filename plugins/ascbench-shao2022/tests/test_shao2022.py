@@ -15,9 +15,10 @@ from ascbench_shao2022.model import (
 )
 from ascbench_shao2022.plugin import TABLE1, TABLE2, TABLE3
 
+from ascbench.build import build_frontend
 from ascbench.complexity import measure
 from ascbench.plugins import load_registry
-from ascbench.profiling import build_frontend, profile_system
+from ascbench.profiling import profile_system
 
 TEACHER, STUDENT = "shao2022_teacher_proposal", "shao2022_student_proposal"
 INPUT = (3, 256, 36)

@@ -8,9 +8,10 @@ import pytest
 import torch
 from ascbench_verbitskiy2021.model import MBConv, verbitskiy2021_mbconv
 
+from ascbench.build import build_frontend
 from ascbench.complexity import measure
 from ascbench.plugins import load_registry
-from ascbench.profiling import build_frontend, profile_system
+from ascbench.profiling import profile_system
 from ascbench.scenes import DEVICES, SCENES
 
 SYSTEMS = {

@@ -158,12 +158,18 @@ class CASAM(nn.Module):
 
 
 class CaoResNetAttention(nn.Module):
-    """The proposal network (see the module docs); widths and strides are parameters."""
+    """The proposal network (see the module docs); widths and strides are parameters.
+
+    ``kernel_size`` 3 is systems 3/4, 5 is systems 1/2. ``attention_ratio`` is CBAM's r
+    (16 fits the budget; Keras CBAM code commonly uses 8). ``project_relu`` adds a ReLU after
+    the projection BN of the inverted residual blocks. ``input_shape`` and the width and
+    stride lists may be any sequences (a system's parameters arrive as lists).
+    """
 
     def __init__(
         self,
         num_classes: int = 10,
-        input_shape: tuple[int, int, int] = (3, 128, 423),
+        input_shape: Sequence[int] = (3, 128, 423),
         kernel_size: int = 3,
         stem_channels: int = 32,
         widths: Sequence[int] = (48, 48, 56, 56),
@@ -196,31 +202,5 @@ class CaoResNetAttention(nn.Module):
         return self.flatten(self.pool(self.head(x)))
 
 
-def cao2021_resnet_attention(
-    num_classes: int = 10,
-    input_shape: tuple[int, int, int] | list[int] = (3, 128, 423),
-    kernel_size: int = 3,
-    stem_channels: int = 32,
-    widths: Sequence[int] = (48, 48, 56, 56),
-    strides: Sequence[int] = (2, 1, 2, 1),
-    expansion: int = 2,
-    attention_ratio: int = 16,
-    project_relu: bool = False,
-) -> CaoResNetAttention:
-    """Factory registered as model ``cao2021_resnet_attention_proposal``.
-
-    ``kernel_size`` 3 is systems 3/4, 5 is systems 1/2. ``attention_ratio`` is CBAM's r
-    (16 fits the budget; Keras CBAM code commonly uses 8). ``project_relu`` adds a ReLU after
-    the projection BN of the inverted residual blocks.
-    """
-    return CaoResNetAttention(
-        num_classes,
-        tuple(input_shape),  # type: ignore[arg-type]
-        kernel_size,
-        stem_channels,
-        tuple(widths),
-        tuple(strides),
-        expansion,
-        attention_ratio,
-        project_relu,
-    )
+#: Factory registered as model ``cao2021_resnet_attention_proposal``: the class itself.
+cao2021_resnet_attention = CaoResNetAttention

@@ -70,18 +70,39 @@ def register_models():
     ]
 
 
+#: First deviation of both baselines.
+_REIMPLEMENTED = (
+    "Log-mel frontend re-implemented after dcase_util's MelExtractor settings; "
+    "the Keras network is re-created in PyTorch."
+)
+
+
+def _baseline(year: int, title: str, second_pool: list[int], **fields) -> System:
+    """The DCASE ``year`` Task 1 baseline system; ``fields``: compressors, reported,
+    deviations (after the shared first one)."""
+    task = "Task 1A" if year == 2021 else "Task 1"
+    repo = "dcase2021_task1a_baseline" if year == 2021 else "dcase2022_task1_baseline"
+    deviations = [_REIMPLEMENTED, *fields.pop("deviations")]
+    return System(
+        name=f"dcase{year}_baseline",
+        title=title,
+        report=f"Martín-Morató et al., DCASE {year} {task} baseline, marmoi/{repo}",
+        challenge=f"dcase{year}",
+        frontend=FRONTEND_2021 if year == 2021 else FRONTEND_2022,
+        model=ComponentRef(name="dcase_baseline_cnn", params={"second_pool": second_pool}),
+        recipe=BASELINE_RECIPE,
+        deviations=deviations,
+        **fields,
+    )
+
+
 @hookimpl
 def register_systems():
     return [
-        System(
-            name="dcase2021_baseline",
-            title="DCASE 2021 Task 1A baseline (40 log-mels, 3-layer CNN, fp16)",
-            report="Martín-Morató et al., DCASE 2021 Task 1A baseline, "
-            "marmoi/dcase2021_task1a_baseline",
-            challenge="dcase2021",
-            frontend=FRONTEND_2021,
-            model=ComponentRef(name="dcase_baseline_cnn", params={"second_pool": [4, 100]}),
-            recipe=BASELINE_RECIPE,
+        _baseline(
+            2021,
+            "DCASE 2021 Task 1A baseline (40 log-mels, 3-layer CNN, fp16)",
+            [4, 100],
             # the baseline's TFLite fp16 post-training route: BN folded, every value fp16
             compressors=[ComponentRef(name="fold_batchnorm"), ComponentRef(name="fp16")],
             reported=ReportedResults(
@@ -99,22 +120,15 @@ def register_systems():
                 device_wise=_device_wise(_2021_DEVICE_LL),
             ),
             deviations=[
-                "Log-mel frontend re-implemented after dcase_util's MelExtractor settings; "
-                "the Keras network is re-created in PyTorch.",
                 "Compressed by the TFLite fp16 route (BN folded, 45,990 values x 2 B = 91,980 B); "
                 "the reported 93,004 B is the Keras 'manual' fp16 route, which keeps 256 BN "
                 "values in fp32.",
             ],
         ),
-        System(
-            name="dcase2022_baseline",
-            title="DCASE 2022 Task 1 baseline (40 log-mels, 3-layer CNN, int8)",
-            report="Martín-Morató et al., DCASE 2022 Task 1 baseline, "
-            "marmoi/dcase2022_task1_baseline",
-            challenge="dcase2022",
-            frontend=FRONTEND_2022,
-            model=ComponentRef(name="dcase_baseline_cnn", params={"second_pool": [4, 10]}),
-            recipe=BASELINE_RECIPE,
+        _baseline(
+            2022,
+            "DCASE 2022 Task 1 baseline (40 log-mels, 3-layer CNN, int8)",
+            [4, 10],
             # the baseline's full-integer post-training quantization (conv+BN+ReLU fused)
             compressors=[ComponentRef(name="int8_static")],
             reported=ReportedResults(
@@ -131,8 +145,6 @@ def register_systems():
                 device_wise=_device_wise(_2022_DEVICE_LL),
             ),
             deviations=[
-                "Log-mel frontend re-implemented after dcase_util's MelExtractor settings; "
-                "the Keras network is re-created in PyTorch.",
                 "int8 by PyTorch static post-training quantization (fbgemm) instead of TFLite; "
                 "biases stay fp32 (4 B, like TFLite's int32 biases).",
             ],

@@ -109,6 +109,24 @@ class SpecAugmentation(nn.Module):
         return f"[{self.time_width}, {self.time_stripes}, {self.freq_width}, {self.freq_stripes}]"
 
 
+def _dilated_depthwise(channels: int, along: int) -> nn.Conv2d:
+    """Depthwise conv, 3 taps at dilation 2 along axis ``along`` of (time, freq), no bias.
+
+    ``along=0``: kernel (3, 1), padding (2, 0), dilation (2, 1); ``along=1``: the transpose.
+    """
+    kernel, padding, dilation = [1, 1], [0, 0], [1, 1]
+    kernel[along], padding[along], dilation[along] = 3, 2, 2
+    return nn.Conv2d(
+        channels,
+        channels,
+        kernel_size=tuple(kernel),
+        padding=tuple(padding),
+        dilation=tuple(dilation),
+        groups=channels,
+        bias=False,
+    )
+
+
 class SepConv(nn.Module):
     """Conv-BN-ReLU-Pool block with the separable convolution of report Eq. (2).
 
@@ -120,24 +138,8 @@ class SepConv(nn.Module):
         super().__init__()
         self.ch_conv1 = nn.Conv2d(cin, cout, kernel_size=1, bias=False)
         # Input layout (batch, channels, time, freq): (3, 1) runs along time, (1, 3) along freq.
-        self.sp_conv1 = nn.Conv2d(
-            cout,
-            cout,
-            kernel_size=(3, 1),
-            padding=(2, 0),
-            dilation=(2, 1),
-            groups=cout,
-            bias=False,
-        )
-        self.sp_conv2 = nn.Conv2d(
-            cout,
-            cout,
-            kernel_size=(1, 3),
-            padding=(0, 2),
-            dilation=(1, 2),
-            groups=cout,
-            bias=False,
-        )
+        self.sp_conv1 = _dilated_depthwise(cout, along=0)
+        self.sp_conv2 = _dilated_depthwise(cout, along=1)
         self.bn = nn.BatchNorm2d(cout)
         self.relu = nn.ReLU()
         self.pool = nn.AvgPool2d(2)

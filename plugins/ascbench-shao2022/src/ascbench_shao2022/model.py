@@ -78,12 +78,16 @@ class ConvUnit(nn.Module):
 
 
 class MiniSegNet(nn.Module):
-    """Encoder (2 conv blocks) - decoder (2 deconv blocks) - dense head. PROPOSAL widths."""
+    """Encoder (2 conv blocks) - decoder (2 deconv blocks) - dense head. PROPOSAL widths.
+
+    Defaults: the teacher; the student is ``widths=STUDENT_WIDTHS, hidden=STUDENT_HIDDEN``.
+    ``input_shape`` may be any sequence (a system's parameters arrive as lists).
+    """
 
     def __init__(
         self,
         num_classes: int = 10,
-        input_shape: tuple[int, int, int] = (3, 256, 36),
+        input_shape: Sequence[int] = (3, 256, 36),
         widths: Sequence[int] = TEACHER_WIDTHS,
         hidden: int = TEACHER_HIDDEN,
         dropout: float = 0.5,
@@ -91,9 +95,9 @@ class MiniSegNet(nn.Module):
         mix_alpha: float = 0.3,
     ) -> None:
         super().__init__()
-        channels, freq, _ = input_shape
         if len(widths) != 5:
             raise ValueError(f"widths must give 5 channel counts (c1..c5), got {list(widths)}")
+        channels, freq, _ = input_shape
         if freq % 8:
             raise ValueError(f"the frequency size must be a multiple of 8, got {freq}")
         c1, c2, c3, c4, c5 = (int(c) for c in widths)
@@ -119,17 +123,5 @@ class MiniSegNet(nn.Module):
         return self.classifier(x.mean(dim=3))  # average over time, keep frequency
 
 
-def shao2022_minisegnet_proposal(
-    num_classes: int = 10,
-    input_shape: tuple[int, int, int] | list[int] = (3, 256, 36),
-    widths: Sequence[int] = TEACHER_WIDTHS,
-    hidden: int = TEACHER_HIDDEN,
-    dropout: float = 0.5,
-    mix_p: float = 0.5,
-    mix_alpha: float = 0.3,
-) -> MiniSegNet:
-    """Factory registered as model ``shao2022_minisegnet_proposal`` (defaults: the teacher;
-    the student is ``widths=STUDENT_WIDTHS, hidden=STUDENT_HIDDEN``)."""
-    return MiniSegNet(
-        num_classes, tuple(input_shape), widths, hidden, dropout, mix_p=mix_p, mix_alpha=mix_alpha
-    )
+#: Factory registered as model ``shao2022_minisegnet_proposal``: the class itself.
+shao2022_minisegnet_proposal = MiniSegNet

@@ -161,44 +161,51 @@ def register_models():
     ]
 
 
+def _minisegnet_system(
+    name: str, title: str, widths: tuple[int, ...], hidden: int, **fields
+) -> System:
+    """A Mini-SegNet proposal system (teacher or student); ``fields``: reported, deviations
+    (after the common ones) and, for the student, compressors."""
+    deviations = [*_COMMON_DEVIATIONS, *fields.pop("deviations")]
+    return System(
+        name=name,
+        title=title,
+        report=REPORT,
+        challenge="dcase2022",
+        proposal=True,
+        frontend=FRONTEND,
+        model=ComponentRef(
+            name="shao2022_minisegnet_proposal",
+            params={"widths": list(widths), "hidden": hidden},
+        ),
+        recipe=recipe(distill=name == STUDENT),
+        deviations=deviations,
+        **fields,
+    )
+
+
 @hookimpl
 def register_systems():
     return [
-        System(
-            name=TEACHER,
-            title="Mini-SegNet teacher, PROPOSAL sized to 474K params (not a submission)",
-            report=REPORT,
-            challenge="dcase2022",
-            proposal=True,
-            frontend=FRONTEND,
-            model=ComponentRef(
-                name="shao2022_minisegnet_proposal",
-                params={"widths": list(TEACHER_WIDTHS), "hidden": TEACHER_HIDDEN},
-            ),
-            recipe=recipe(distill=False),
+        _minisegnet_system(
+            TEACHER,
+            "Mini-SegNet teacher, PROPOSAL sized to 474K params (not a submission)",
+            TEACHER_WIDTHS,
+            TEACHER_HIDDEN,
             reported=TEACHER_REPORTED,
             deviations=[
-                *_COMMON_DEVIATIONS,
                 "The teacher is only the distillation source: it is not meant to meet the "
                 "2022 limits (474,778 parameters, about 61 M MACs).",
             ],
         ),
-        System(
-            name=STUDENT,
-            title="Mini-SegNet student (half width), PROPOSAL, distilled from the teacher, int8",
-            report=REPORT,
-            challenge="dcase2022",
-            proposal=True,
-            frontend=FRONTEND,
-            model=ComponentRef(
-                name="shao2022_minisegnet_proposal",
-                params={"widths": list(STUDENT_WIDTHS), "hidden": STUDENT_HIDDEN},
-            ),
-            recipe=recipe(distill=True),
+        _minisegnet_system(
+            STUDENT,
+            "Mini-SegNet student (half width), PROPOSAL, distilled from the teacher, int8",
+            STUDENT_WIDTHS,
+            STUDENT_HIDDEN,
             compressors=[ComponentRef(name="int8_static", params={"calibration_batches": 100})],
             reported=STUDENT_REPORTED,
             deviations=[
-                *_COMMON_DEVIATIONS,
                 "Student = teacher at half width with a 96-unit dense layer (proposal; the "
                 "report does not describe the students).",
                 "Distillation loss not given: (1 - 0.5)·CE + 0.5·T²·KL at T = 2 (proposal), "

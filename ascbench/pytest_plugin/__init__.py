@@ -16,8 +16,8 @@ Fixtures:
   systems of third-party plugins appear as soon as they are installed.
 - ``ascbench_registry`` -- the session's loaded :class:`ascbench.plugins.Registry`.
 
-:func:`~ascbench.benchmarking.ascbench_systems` lists the installed system names for
-``pytest.mark.parametrize``; :func:`~ascbench.benchmarking.profile_benchmark` is what
+:func:`~ascbench.pytest_plugin.benchmark.ascbench_systems` lists the installed system names for
+``pytest.mark.parametrize``; :func:`~ascbench.pytest_plugin.benchmark.profile_benchmark` is what
 ``ascbench_profile`` calls, usable without the fixture (both importable from here too).
 Loading this plugin imports only pytest and pluggy: pydantic, torch and the plugins come with
 the first fixture a test uses.
@@ -31,23 +31,23 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:  # nothing heavy is imported until a fixture is used
-    from ascbench.benchmarking import SystemBenchmark
     from ascbench.plugins import Registry
+    from ascbench.pytest_plugin.benchmark import SystemBenchmark
     from ascbench.systems import System
 
 SYSTEM_FIXTURE = "ascbench_system"
-#: Names importable from here as before; they live in :mod:`ascbench.benchmarking`.
-_FROM_BENCHMARKING = {
+#: Names importable from here as before; they live in :mod:`ascbench.pytest_plugin.benchmark`.
+_FROM_BENCHMARK = {
     "DEFAULT_RULES", "Deployed", "Latency", "RulesetMeasurement", "SystemBenchmark",
     "ascbench_systems", "deploy", "profile_benchmark", "session_registry",
 }  # fmt: skip
 
 
 def __getattr__(name: str) -> Any:
-    if name in _FROM_BENCHMARKING:
-        from ascbench import benchmarking
+    if name in _FROM_BENCHMARK:
+        from ascbench.pytest_plugin import benchmark
 
-        return getattr(benchmarking, name)
+        return getattr(benchmark, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -68,7 +68,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc, SYSTEM_FIXTURE
     ):
         return
-    from ascbench.benchmarking import session_registry
+    from ascbench.pytest_plugin.benchmark import session_registry
 
     names = session_registry(metafunc.config).names("system")
     metafunc.parametrize(SYSTEM_FIXTURE, names, indirect=True, ids=names)
@@ -77,7 +77,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture(scope="session")
 def ascbench_registry(request: pytest.FixtureRequest) -> Registry:
     """The loaded ascbench plugin registry (installed plugins and ``ASCBENCH_PLUGINS``)."""
-    from ascbench.benchmarking import session_registry
+    from ascbench.pytest_plugin.benchmark import session_registry
 
     return session_registry(request.config)
 
@@ -97,7 +97,7 @@ def ascbench_profile(ascbench_registry: Registry) -> Callable[..., SystemBenchma
     (:func:`profile_benchmark`)."""
 
     def profile(benchmark: Any, system: str | System, rules=None, **options: Any):
-        from ascbench.benchmarking import DEFAULT_RULES, profile_benchmark
+        from ascbench.pytest_plugin.benchmark import DEFAULT_RULES, profile_benchmark
 
         rules = DEFAULT_RULES if rules is None else rules
         return profile_benchmark(benchmark, system, rules, registry=ascbench_registry, **options)

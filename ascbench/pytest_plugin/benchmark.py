@@ -108,16 +108,16 @@ def deploy(registry: Registry, system: System, ruleset: RuleSet, seed: int = 0) 
     """
     import torch
 
+    from ascbench.build import build_system
     from ascbench.compressors import measure_compressed
-    from ascbench.profiling import build_model, compress_for_profile, feature_shape
+    from ascbench.profiling import compress_without_data
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        shape = feature_shape(registry, system, ruleset)
-        model = build_model(registry, system, shape, ruleset.num_classes)
-        model, _ = compress_for_profile(registry, system, model, ruleset, shape)
-        report = measure_compressed(model, ruleset, shape)
-    return Deployed(ruleset=ruleset, shape=tuple(shape), model=model.eval(), report=report)
+        built = build_system(system, registry, ruleset)
+        model, _ = compress_without_data(built, ruleset)
+        report = measure_compressed(model, ruleset, built.input_shape)
+    return Deployed(ruleset=ruleset, shape=built.input_shape, model=model.eval(), report=report)
 
 
 def _error_text(exc: Exception) -> str:

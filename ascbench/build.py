@@ -1,0 +1,116 @@
+"""Building a system: the one place that turns a :class:`~ascbench.systems.System` (names and
+parameters) into the objects that run it.
+
+:func:`build_system` returns a :class:`BuiltSystem`: the frontend, the untrained model for one
+input shape, the compressor chain's steps and the evaluators, each resolved by name in the
+plugin registry. ``ascbench run``, ``ascbench profile``, the pytest plugin and the learning-curve
+and speed benchmarks all build through it, so a system is the same object everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ascbench.errors import AscbenchError
+
+if TYPE_CHECKING:
+    import torch
+
+    from ascbench.plugins import Registry
+    from ascbench.rules import RuleSet
+    from ascbench.systems import System
+
+
+@dataclass
+class BuiltSystem:
+    """A system's components, built: what ``system`` names, resolved and constructed."""
+
+    system: System
+    #: the frontend (audio -> features); ``frontend.output_shape(seconds)`` gives the shape
+    frontend: Any
+    #: ``(channels, mel bands, frames)`` of one clip, the model's input
+    input_shape: tuple[int, ...]
+    #: the untrained model
+    model: torch.nn.Module
+    #: the compressor chain as ``[(name, compressor)]``, in order
+    compressor_steps: list[tuple[str, Any]] = field(default_factory=list)
+    #: extra evaluators by name (``system.evaluation.evaluators``)
+    evaluators: dict[str, Any] = field(default_factory=dict)
+
+
+def build_frontend(registry: Registry, system: System):
+    """The frontend ``system`` names, built with its parameters."""
+    return registry.get("frontend", system.frontend.name).build(**system.frontend.params)
+
+
+def build_model(
+    registry: Registry, system: System, input_shape: Sequence[int], num_classes: int
+) -> torch.nn.Module:
+    """The untrained model ``system`` names, for inputs of ``input_shape`` (one clip)."""
+    import torch
+
+    entry = registry.get("model", system.model.name)
+    model = entry.build(
+        num_classes=num_classes, input_shape=tuple(input_shape), **system.model.params
+    )
+    if not isinstance(model, torch.nn.Module):
+        raise AscbenchError(
+            f"model '{entry.name}' (plugin '{entry.plugin}') returned {type(model).__name__}, "
+            "not a torch.nn.Module"
+        )
+    return model
+
+
+def feature_shape(registry: Registry, system: System, ruleset: RuleSet) -> tuple[int, int, int]:
+    """The shape of one clip's features under ``ruleset`` (its clip length)."""
+    return build_frontend(registry, system).output_shape(ruleset.clip_seconds)
+
+
+def build_compressor_steps(registry: Registry, system: System) -> list[tuple[str, Any]]:
+    """``system``'s compressor chain as ``[(name, compressor)]``, resolved in ``registry``."""
+    from ascbench.compressors import build_steps
+
+    resolve = {name: entry.factory for name, entry in registry.entries["compressor"].items()}
+    return build_steps(system.compressors, resolve)
+
+
+def build_evaluators(registry: Registry, system: System) -> dict[str, Any]:
+    """The extra evaluators ``system.evaluation`` names, built with their parameters."""
+    return {
+        ref.name: registry.get("evaluator", ref.name).build(**ref.params)
+        for ref in system.evaluation.evaluators
+    }
+
+
+def with_weights(system: System, weights: Any) -> System:
+    """``system`` with its model's ``weights`` parameter set to ``weights`` (``--weights``)."""
+    params = {**system.model.params, "weights": str(weights)}
+    return system.model_copy(update={"model": system.model.model_copy(update={"params": params})})
+
+
+def build_system(
+    system: System,
+    registry: Registry,
+    ruleset: RuleSet,
+    *,
+    frontend: Any = None,
+    input_shape: Sequence[int] | None = None,
+) -> BuiltSystem:
+    """Build every component of ``system`` for ``ruleset``.
+
+    ``frontend`` reuses one built already (``ascbench run`` builds it first, to compute the
+    features); ``input_shape`` defaults to the frontend's output for one clip of the rule set's
+    length. The model is initialised from torch's global random state: seed it before.
+    """
+    frontend = frontend if frontend is not None else build_frontend(registry, system)
+    shape = tuple(input_shape or frontend.output_shape(ruleset.clip_seconds))
+    return BuiltSystem(
+        system=system,
+        frontend=frontend,
+        input_shape=shape,
+        model=build_model(registry, system, shape, ruleset.num_classes),
+        compressor_steps=build_compressor_steps(registry, system),
+        evaluators=build_evaluators(registry, system),
+    )
