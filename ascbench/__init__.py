@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING, Any
 from ascbench.hookspecs import hookimpl
 
 if TYPE_CHECKING:
-    from ascbench.components import Compressor, Evaluator, Frontend, Model
+    from ascbench.components import (
+        CompressorEntry,
+        EvaluatorEntry,
+        FrontendEntry,
+        ModelEntry,
+    )
     from ascbench.rules import RuleSet
     from ascbench.systems import System
 
@@ -20,6 +25,11 @@ __version__ = "0.1.0"
 #: Imported on first use (``from ascbench import System``), so that importing ascbench (as
 #: every pytest session does for the pytest plugin) does not load pydantic.
 _LAZY = {
+    "CompressorEntry": "ascbench.components",
+    "EvaluatorEntry": "ascbench.components",
+    "FrontendEntry": "ascbench.components",
+    "ModelEntry": "ascbench.components",
+    # the names of ascbench 0.1, for plugins written against them (same classes)
     "Compressor": "ascbench.components",
     "Evaluator": "ascbench.components",
     "Frontend": "ascbench.components",
@@ -37,10 +47,10 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'ascbench' has no attribute {name!r}")
 
 __all__ = [
-    "Compressor",
-    "Evaluator",
-    "Frontend",
-    "Model",
+    "CompressorEntry",
+    "EvaluatorEntry",
+    "FrontendEntry",
+    "ModelEntry",
     "RuleSet",
     "System",
     "__version__",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ascbench.components import Compressor, Frontend
+from ascbench.components import CompressorEntry, FrontendEntry
 from ascbench.compressors import BUILTIN
 from ascbench.evaluation import builtin_evaluators
 from ascbench.frontends import LogMel, preset
@@ -18,13 +18,13 @@ def register_rulesets():
 @hookimpl
 def register_frontends():
     return [
-        Frontend(
+        FrontendEntry(
             "logmel",
             LogMel,
             "Log-mel spectrogram, librosa-exact (Slaney/HTK mel, dB/ln, top_db, deltas incl. "
             "valid crop, A-weighting, min-max)",
         ),
-        Frontend(
+        FrontendEntry(
             "logmel-preset",
             preset,
             "LogMel with a named preset's settings (name=...) plus overrides",
@@ -39,4 +39,4 @@ def register_evaluators():
 
 @hookimpl
 def register_compressors():
-    return [Compressor.of(factory) for factory in BUILTIN.values()]
+    return [CompressorEntry.of(factory) for factory in BUILTIN.values()]

@@ -13,8 +13,9 @@ from typing import Any, ClassVar
 
 
 @dataclass(frozen=True)
-class Component:
-    """Base of all registry entries: a named factory."""
+class RegistryEntry:
+    """Base of all registry entries: a named factory (what a plugin registers, not the built
+    object: ``ModelEntry.build(...)`` returns the ``torch.nn.Module``)."""
 
     name: str
     factory: Callable[..., Any]
@@ -48,29 +49,35 @@ class Component:
         return cls(name, factory, description, **fields)
 
 
-@dataclass(frozen=True)
-class Frontend(Component):
+# Each kind only names itself; the fields and ``build``/``of`` are RegistryEntry's.
+class FrontendEntry(RegistryEntry):
     """A feature extractor factory (waveform -> features)."""
 
-    kind: ClassVar[str] = "frontend"
+    kind = "frontend"
 
 
-@dataclass(frozen=True)
-class Model(Component):
+class ModelEntry(RegistryEntry):
     """A model architecture factory (features -> logits)."""
 
-    kind: ClassVar[str] = "model"
+    kind = "model"
 
 
-@dataclass(frozen=True)
-class Compressor(Component):
+class CompressorEntry(RegistryEntry):
     """A model compressor factory (model -> smaller model)."""
 
-    kind: ClassVar[str] = "compressor"
+    kind = "compressor"
 
 
-@dataclass(frozen=True)
-class Evaluator(Component):
+class EvaluatorEntry(RegistryEntry):
     """A metric factory (predictions -> numbers)."""
 
-    kind: ClassVar[str] = "evaluator"
+    kind = "evaluator"
+
+
+#: The names of ascbench 0.1 (``ascbench.Model`` is a registry entry, not a model), kept so that
+#: plugins written against them still load; new code uses the ``*Entry`` names.
+Component = RegistryEntry
+Frontend = FrontendEntry
+Model = ModelEntry
+Compressor = CompressorEntry
+Evaluator = EvaluatorEntry

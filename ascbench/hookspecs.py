@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from ascbench.components import Compressor, Evaluator, Frontend, Model
+    from ascbench.components import CompressorEntry, EvaluatorEntry, FrontendEntry, ModelEntry
     from ascbench.rules import RuleSet
     from ascbench.systems import System
 
@@ -52,8 +52,9 @@ def register_rulesets() -> list[RuleSet]:
 
 
 @hookspec
-def register_frontends() -> list[Frontend]:
-    """Return the feature extractors this plugin adds (:class:`ascbench.components.Frontend`).
+def register_frontends() -> list[FrontendEntry]:
+    """Return the feature extractors this plugin adds, each an
+    :class:`ascbench.components.FrontendEntry` (a name, a factory and a description).
 
     Called once when the registry is built. Each entry names a factory that takes keyword
     parameters (those in a system's ``frontend.params``) and returns a
@@ -64,19 +65,22 @@ def register_frontends() -> list[Frontend]:
 
 
 @hookspec
-def register_models() -> list[Model]:
-    """Return the model architectures this plugin adds (:class:`ascbench.components.Model`).
+def register_models() -> list[ModelEntry]:
+    """Return the model architectures this plugin adds, each an
+    :class:`ascbench.components.ModelEntry` (a name, a factory and a description).
 
     Called once when the registry is built. Each entry names a factory that takes keyword
     parameters (those in a system's ``model.params``, plus ``num_classes`` and
     ``input_shape``, the ``(channels, freq, time)`` of one clip's features) and returns a
     ``torch.nn.Module`` mapping features to class logits ``(batch, num_classes)``.
+    ``ModelEntry.of(factory, description)`` names the entry after the factory function.
     """
 
 
 @hookspec
-def register_compressors() -> list[Compressor]:
-    """Return the model compressors this plugin adds (:class:`ascbench.components.Compressor`).
+def register_compressors() -> list[CompressorEntry]:
+    """Return the model compressors this plugin adds, each an
+    :class:`ascbench.components.CompressorEntry` (a name, a factory and a description).
 
     Called once when the registry is built. Each entry names a factory that takes keyword
     parameters (those in a system's ``compressors[i].params``) and returns an object with a
@@ -86,8 +90,9 @@ def register_compressors() -> list[Compressor]:
 
 
 @hookspec
-def register_evaluators() -> list[Evaluator]:
-    """Return the evaluation metrics this plugin adds (:class:`ascbench.components.Evaluator`).
+def register_evaluators() -> list[EvaluatorEntry]:
+    """Return the evaluation metrics this plugin adds, each an
+    :class:`ascbench.components.EvaluatorEntry` (a name, a factory and a description).
 
     Called once when the registry is built. Each entry names a factory returning a metric
     object with ``update(probabilities, labels, devices)``, ``compute() -> dict`` and

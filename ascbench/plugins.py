@@ -22,7 +22,13 @@ from typing import Any
 import pluggy
 
 from ascbench import hookspecs
-from ascbench.components import Component, Compressor, Evaluator, Frontend, Model
+from ascbench.components import (
+    CompressorEntry,
+    EvaluatorEntry,
+    FrontendEntry,
+    ModelEntry,
+    RegistryEntry,
+)
 from ascbench.errors import PluginError, RuleSetError, UnknownNameError
 from ascbench.rules import RuleSet, load_ruleset_file
 from ascbench.systems import System
@@ -32,10 +38,10 @@ ENV_PLUGINS = "ASCBENCH_PLUGINS"
 #: hook name -> (registry kind, the class its entries must be)
 HOOKS: dict[str, tuple[str, type]] = {
     "register_rulesets": ("ruleset", RuleSet),
-    "register_frontends": ("frontend", Frontend),
-    "register_models": ("model", Model),
-    "register_compressors": ("compressor", Compressor),
-    "register_evaluators": ("evaluator", Evaluator),
+    "register_frontends": ("frontend", FrontendEntry),
+    "register_models": ("model", ModelEntry),
+    "register_compressors": ("compressor", CompressorEntry),
+    "register_evaluators": ("evaluator", EvaluatorEntry),
     "register_systems": ("system", System),
 }
 KINDS = tuple(kind for kind, _ in HOOKS.values())
@@ -127,7 +133,7 @@ class Registry:
                 f"uninstall one of them or rename the {kind}"
             )
             return
-        if isinstance(entry, Component):
+        if isinstance(entry, RegistryEntry):
             entry = _with_plugin(entry, info.name)
         else:  # pydantic models (RuleSet, System) are frozen: copy with provenance
             field_name = "plugin" if isinstance(entry, System) else "source"
@@ -137,7 +143,7 @@ class Registry:
         info.registered.setdefault(kind, []).append(name)
 
 
-def _with_plugin(entry: Component, plugin: str) -> Component:
+def _with_plugin(entry: RegistryEntry, plugin: str) -> RegistryEntry:
     import dataclasses
 
     return dataclasses.replace(entry, plugin=plugin)

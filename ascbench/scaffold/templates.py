@@ -144,7 +144,7 @@ across all installed plugins (``ascbench plugins`` lists what is registered).
 
 from __future__ import annotations
 
-from ascbench import Model, System, hookimpl
+from ascbench import ModelEntry, System, hookimpl
 from ascbench.systems import ComponentRef, TrainingRecipe
 
 from $package.models import small_cnn
@@ -158,7 +158,7 @@ FRONTEND = ComponentRef(name="logmel-preset", params={"name": "dcase2022-baselin
 @hookimpl
 def register_models():
     return [
-        Model(
+        ModelEntry(
             "$model",
             small_cnn,
             "3 blocks of 3x3 conv + BN + ReLU + max-pool, global average pooling, linear",

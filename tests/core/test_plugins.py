@@ -137,7 +137,7 @@ def test_wrong_return_types_and_unknown_hooks(plugin_dir):
     )
     registry = load_registry([wrong, typo], entry_points=False, environment=False)
     errors = {p.name: p.errors for p in registry.plugins}
-    assert any("expected ascbench.Model" in e for e in errors["wrong_types"])
+    assert any("expected ascbench.ModelEntry" in e for e in errors["wrong_types"])
     assert any("must return a list" in e for e in errors["wrong_types"])
     assert "register_model" in errors["typo_hook"][0]
     assert "register_models" in errors["typo_hook"][0]
@@ -157,3 +157,22 @@ def test_unknown_names_suggest_close_matches():
     registry = load_registry(entry_points=False, environment=False)
     with pytest.raises(UnknownNameError, match="did you mean logmel"):
         registry.get("frontend", "logmell")
+
+
+def test_entries_are_named_after_their_definition():
+    import ascbench
+    from ascbench.components import CompressorEntry, ModelEntry
+    from ascbench.compressors import PruneL1
+
+    def wide_cnn(num_classes, input_shape):
+        """A wide CNN.
+
+        More text."""
+
+    entry = ModelEntry.of(wide_cnn)
+    assert (entry.name, entry.description, entry.kind) == ("wide_cnn", "A wide CNN.", "model")
+    assert ModelEntry.of(wide_cnn, "given").description == "given"
+    pruning = CompressorEntry.of(PruneL1)
+    assert pruning.name == "prune_l1" and pruning.description == PruneL1.description
+    # the names of ascbench 0.1 are the same classes
+    assert ascbench.Model is ascbench.ModelEntry and ascbench.Compressor is CompressorEntry

@@ -6,7 +6,7 @@ four) is not registered: nothing in the report sizes it.
 
 from __future__ import annotations
 
-from ascbench import Model, System, hookimpl
+from ascbench import ModelEntry, System, hookimpl
 from ascbench.scenes import DEVICES, SCENES
 from ascbench.systems import ComponentRef, ReportedResults, TrainingRecipe
 from ascbench_cao2021.model import cao2021_resnet_attention
@@ -164,9 +164,9 @@ def cao_system(number: int) -> System:
 
 
 @hookimpl
-def register_models() -> list[Model]:
+def register_models() -> list[ModelEntry]:
     return [
-        Model(
+        ModelEntry(
             MODEL_NAME,
             cao2021_resnet_attention,
             "PROPOSAL for Cao et al. 2021 (figures missing): DS-conv ResNet, 4 inverted "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ascbench import Model, System, hookimpl
+from ascbench import ModelEntry, System, hookimpl
 from ascbench.scenes import DEVICES, SCENES
 from ascbench.systems import ComponentRef, ReportedResults, TrainingRecipe
 from ascbench_dcase_baselines.model import dcase_baseline_cnn
@@ -62,8 +62,7 @@ BASELINE_RECIPE = TrainingRecipe(
 @hookimpl
 def register_models():
     return [
-        Model(
-            "dcase_baseline_cnn",
+        ModelEntry.of(
             dcase_baseline_cnn,
             "DCASE 2021/2022 Task 1 baseline: 3 conv (7x7) + BN + max-pool, 2 dense layers",
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ascbench import Model, System, hookimpl
+from ascbench import ModelEntry, System, hookimpl
 from ascbench.scenes import SCENES
 from ascbench.systems import ComponentRef, ReportedResults, SpecAugment, TrainingRecipe
 from ascbench_kim2021.model import kim2021_vggish_cnn
@@ -113,10 +113,9 @@ DEVIATIONS: list[str] = [
 
 
 @hookimpl
-def register_models() -> list[Model]:
+def register_models() -> list[ModelEntry]:
     return [
-        Model(
-            "kim2021_vggish_cnn",
+        ModelEntry.of(
             kim2021_vggish_cnn,
             "Kim (3M) 2021: 3 conv 3x3 (64/128/64, VGGish conv1-2 init) + max-pool, time max, "
             "FC 10",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ascbench import Model, System, hookimpl
+from ascbench import ModelEntry, System, hookimpl
 from ascbench.systems import ComponentRef, EvaluationSettings, ReportedResults, TrainingRecipe
 from ascbench_puy2021.inference import TEST_CHAIN
 from ascbench_puy2021.model import sp4asc_cnn
@@ -169,10 +169,9 @@ def _system(name: str, title: str, delta_f: int, mixup: bool, focal: bool, row: 
 
 
 @hookimpl
-def register_models() -> list[Model]:
+def register_models() -> list[ModelEntry]:
     return [
-        Model(
-            "sp4asc_cnn",
+        ModelEntry.of(
             sp4asc_cnn,
             "SP4ASC Cnn6_60k: BN-mel, 4 separable-conv blocks (1x1 + dilated 3x1 + 1x3 "
             "depthwise), mean+max pooling, 2-layer MLP; param weights=ckpt.pth",

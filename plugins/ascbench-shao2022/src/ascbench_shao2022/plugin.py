@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ascbench import Model, System, hookimpl
+from ascbench import ModelEntry, System, hookimpl
 from ascbench.systems import (
     ComponentRef,
     Distillation,
@@ -152,7 +152,7 @@ _COMMON_DEVIATIONS = [
 @hookimpl
 def register_models():
     return [
-        Model(
+        ModelEntry(
             "shao2022_minisegnet_proposal",
             shao2022_minisegnet_proposal,
             "PROPOSAL sized to Shao et al. 2022: Mini-SegNet encoder-decoder (conv 2x3, mixup "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ascbench import Model, System, hookimpl
+from ascbench import ModelEntry, System, hookimpl
 from ascbench.scenes import DEVICES, SCENES
 from ascbench.systems import ComponentRef, ReportedResults, SpecAugment, TrainingRecipe
 from ascbench_verbitskiy2021.model import verbitskiy2021_mbconv
@@ -165,8 +165,7 @@ DEVIATIONS = [
 @hookimpl
 def register_models():
     return [
-        Model(
-            "verbitskiy2021_mbconv",
+        ModelEntry.of(
             verbitskiy2021_mbconv,
             "Deepsound 2021: input BN over mels, 5x3 stem, 2 Fused-MBConv4 + 8 MBConv4 with SE "
             "and swish, 1x1 conv to 100, max+avg pooling, FC",
