@@ -116,3 +116,12 @@ def test_the_plugins_are_installed_by_a_pip_call_of_their_own():
         for call in plugin_calls:
             installed = call.split("pip install", 1)[1].strip("\"' ").split()
             assert installed and all("plugins/*/" in w for w in installed), line
+
+
+def test_the_readme_start_up_numbers_come_from_the_committed_benchmark():
+    import subprocess
+    import sys
+
+    script = ROOT / "scripts" / "readme_cli_startup.py"
+    out = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
