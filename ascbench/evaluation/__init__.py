@@ -7,7 +7,7 @@ plugin registers.
 
 from __future__ import annotations
 
-from ascbench.components import Evaluator
+from ascbench.components import EvaluatorEntry
 from ascbench.evaluation.errors import EvaluationError
 from ascbench.evaluation.evaluate import (
     EvaluationResult,
@@ -36,31 +36,31 @@ from ascbench.evaluation.metrics import (
 )
 
 
-def builtin_evaluators() -> list[Evaluator]:
+def builtin_evaluators() -> list[EvaluatorEntry]:
     """The metric factories ascbench ships (registered by :mod:`ascbench.builtin`)."""
     return [
-        Evaluator(
+        EvaluatorEntry(
             "accuracy",
             MacroAccuracy,
             "Macro-average accuracy in percent: mean of class-wise accuracies (DCASE)",
         ),
-        Evaluator(
+        EvaluatorEntry(
             "log_loss",
             MacroLogLoss,
             "Mean of class-wise log losses, sklearn clipping with eps 1e-15 (DCASE)",
         ),
-        Evaluator("class_wise", ClassWise, "Accuracy and log loss per scene class (DCASE)"),
-        Evaluator(
+        EvaluatorEntry("class_wise", ClassWise, "Accuracy and log loss per scene class (DCASE)"),
+        EvaluatorEntry(
             "device_wise",
             DeviceWise,
             "Accuracy and log loss per recording device a, b, c, s1-s6 (DCASE)",
         ),
-        Evaluator(
+        EvaluatorEntry(
             "device_groups",
             DeviceGroups,
             "Accuracy and log loss for real (a-c), seen (s1-s3), unseen (s4-s6) devices",
         ),
-        Evaluator(
+        EvaluatorEntry(
             "ece",
             ExpectedCalibrationError,
             "Expected calibration error over 15 equal-width confidence bins",
