@@ -39,8 +39,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import scipy.signal
@@ -162,36 +163,15 @@ class SpectrogramKernel:
         items = self._items(batch, frames, threads)
         workers = min(threads, len(items))
         if workers <= 1:
-            self._work(items, wave, out, power, mel, single_thread=False)
+            self._work_items(items, wave, out, power, mel)
         else:
             pool = _thread_pool(workers)
             shares = [items[i::workers] for i in range(workers)]
-            futures = [pool.submit(self._work, share, wave, out, power, mel, True)
-                       for share in shares]
+            futures = [pool.submit(_single_threaded, self._work_items, share, wave, out, power, mel)
+                       for share in shares if share]
             for fut in futures:
                 fut.result()
         return out
-
-    def _work(
-        self,
-        items: list[tuple[int, int, int, int]],
-        wave: torch.Tensor,
-        out: torch.Tensor,
-        power: float,
-        mel: MelBlocks | None,
-        single_thread: bool,
-    ) -> None:
-        """Compute ``items`` into their slices of ``out`` (this thread's scratch buffers)."""
-        if not items:
-            return
-        previous = torch.get_num_threads()
-        if single_thread:
-            torch.set_num_threads(1)
-        try:
-            self._work_items(items, wave, out, power, mel)
-        finally:
-            if single_thread:
-                torch.set_num_threads(previous)
 
     def _work_items(
         self,
@@ -305,6 +285,16 @@ def _scratch(name: str, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Ten
 
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
+
+
+def _single_threaded(work: Callable[..., None], *args: Any) -> None:
+    """Run ``work(*args)`` with torch limited to one thread (a pool thread's share of a batch)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        work(*args)
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _thread_pool(workers: int) -> ThreadPoolExecutor:
