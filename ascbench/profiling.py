@@ -53,9 +53,12 @@ class ProfileResult(BaseModel):
     systems: list[SystemProfile]
 
 
-def compress_without_data(built: BuiltSystem, ruleset: RuleSet) -> tuple[torch.nn.Module, list]:
+def compress_without_data(
+    built: BuiltSystem, ruleset: RuleSet
+) -> tuple[torch.nn.Module, list, ComplexityReport]:
     """Apply a built system's compressor chain without data: random calibration batches, no
-    fine-tuning. Returns the compressed model and the chain's stage records."""
+    fine-tuning. Returns the compressed model, the chain's stage records and the full report of
+    the compressed model in the form the rule set counts (before or after layer fusion)."""
     from ascbench.compressors import CompressionContext, run_chain
 
     shape = built.input_shape
@@ -66,7 +69,9 @@ def compress_without_data(built: BuiltSystem, ruleset: RuleSet) -> tuple[torch.n
             yield torch.randn((8, *shape), generator=generator)
 
     context = CompressionContext(calibration=calibration, ruleset=ruleset, input_shape=shape)
-    return run_chain(built.model, built.compressor_steps, context, ruleset, shape)
+    model, records = run_chain(built.model, built.compressor_steps, context, ruleset, shape)
+    assert context.report is not None  # run_chain always sets it
+    return model, records, context.report
 
 
 def profile_system(registry: Registry, system: System, ruleset: RuleSet) -> SystemProfile:
@@ -75,16 +80,13 @@ def profile_system(registry: Registry, system: System, ruleset: RuleSet) -> Syst
     no fine-tuning. Parameter, byte and MAC counts do not depend on training; non-zero counts
     only mean something on trained weights.
     """
-    from ascbench.compressors import measure_compressed
-
     stages: list[StageSummary] = []
     try:
         # seeded, so that non-zero counts (weights after pruning) repeat from run to run
         with torch.random.fork_rng():
             torch.manual_seed(0)
             built = build_system(system, registry, ruleset)
-            model, records = compress_without_data(built, ruleset)
-        report = measure_compressed(model, ruleset, built.input_shape)
+            _, records, report = compress_without_data(built, ruleset)
         stages = [
             StageSummary(
                 name=r.name,

@@ -104,6 +104,30 @@ class MacConvention(_Strict):
     )
 
 
+class CountedForm(_Strict):
+    """Which form of the model a rule set counts: before or after layer fusion, and the copy
+    MACs are traced on.
+
+    A compressor that folds batch norm into the preceding convolution (``fold_batchnorm``,
+    ``int8_static``) changes the counts without changing what the model computes: batch norm's
+    2 parameters and 2 MACs per channel become one bias per channel and one MAC per output
+    element. The organisers of 2024 count before fusion, those of 2025 count the submitted
+    model as it is.
+    """
+
+    fusion: Literal["before", "after"] = Field(
+        "after",
+        description="'after': the deployed model as it is (a folded batch norm counts as the "
+        "bias it became); 'before': the model before any layer fusion in its compressor chain "
+        "(batch norm as its own layer), stored in the deployed model's precision.",
+    )
+    macs_traced_on: Literal["float32_copy"] = Field(
+        "float32_copy",
+        description="MACs are traced on a float32 copy of the counted model (an int8 model: "
+        "the float model it was converted from); the precision does not change a MAC count.",
+    )
+
+
 class Limit(_Strict):
     """One limit: a measured quantity must not exceed ``maximum``."""
 
@@ -157,9 +181,37 @@ class RuleSet(_Strict):
     primary_metric: Literal["log_loss", "accuracy"] = "log_loss"
     parameters: ParameterConvention
     macs: MacConvention
+    counted_on: CountedForm = Field(
+        default_factory=CountedForm,
+        description="Which form of the model is counted (before/after fusion, float32 copy).",
+    )
     limits: list[Limit]
     notes: list[str] = Field(default_factory=list)
     source: str = Field("", description="Where the rule set came from (file or plugin).")
+
+    def counting_form(self) -> str:
+        """One sentence: which form of the model this rule set counts, and what is counted."""
+        fusion = (
+            "before layer fusion (batch norm counted as its own layer: 2 parameters and 2 MACs "
+            "per channel, even where the deployed model folds it)"
+            if self.counted_on.fusion == "before"
+            else "as deployed, after any layer fusion (a folded batch norm counts as its bias: "
+            "1 MAC per output element)"
+        )
+        buffers = (
+            "buffers " + ", ".join(self.parameters.counted_buffers) + " counted"
+            if self.parameters.counted_buffers
+            else "buffers not counted"
+        )
+        zeros = "zeros counted" if self.parameters.count_zeros else "non-zero values only"
+        storage = (
+            f"every value as {self.parameters.storage_dtype}"
+            if self.parameters.storage_dtype
+            else "bytes by each tensor's dtype"
+        )
+        return (
+            f"counted {fusion}; MACs traced on a float32 copy; {buffers}; {zeros}; {storage}"
+        )
 
     def check(self, measured: dict[str, int]) -> list[LimitCheck]:
         """Check measured quantities (keys as in :data:`Quantity`) against every limit."""

@@ -14,7 +14,12 @@ import fvcore
 import torch
 
 from ascbench.complexity.macs import MacCount, count_macs
-from ascbench.complexity.report import ComplexityReport, ComplexitySummary, LayerComplexity
+from ascbench.complexity.report import (
+    ComplexityReport,
+    ComplexitySummary,
+    LayerComplexity,
+    ambiguity_flags,
+)
 from ascbench.complexity.tensors import (
     CountedTensor,
     bake_pruning_masks,
@@ -87,12 +92,7 @@ def measure(
         "macs": macs.total_counted + macs.total_functional,
     }
     checks = ruleset.check(measured)
-    flags += [
-        f"{check.quantity} {check.value:,} is above {check.maximum:,} but within the "
-        f"ambiguous margin of the rule text ({check.text})"
-        for check in checks
-        if check.status == "ambiguous"
-    ]
+    flags += ambiguity_flags(checks)
     return ComplexityReport(
         ruleset=ruleset.name,
         convention=ruleset.macs.name,

@@ -9,6 +9,16 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ascbench.rules import LimitCheck
 
 
+def ambiguity_flags(checks: list[LimitCheck]) -> list[str]:
+    """A flag for every check that landed in a limit's ambiguous margin."""
+    return [
+        f"{check.quantity} {check.value:,} is above {check.maximum:,} but within the "
+        f"ambiguous margin of the rule text ({check.text})"
+        for check in checks
+        if check.status == "ambiguous"
+    ]
+
+
 class LayerComplexity(BaseModel):
     """One module's own share: its own tensors and the MACs of its own forward."""
 

@@ -4,7 +4,9 @@
 before the first stage (record 0, named ``"uncompressed"``) and after every stage under the
 rule set, evaluates it when the context can (``context.evaluate(model) -> dict``), and
 returns the compressed model with one :class:`StageRecord` per measurement. An int8 model is
-measured with its fused float model as ``mac_model`` (:func:`measure_compressed`).
+measured with its fused float model as ``mac_model`` (:func:`measure_compressed`). Each stage
+is counted in the form the rule set counts (:class:`CountedForms`): before or after layer
+fusion.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from ascbench.complexity import ComplexityReport, ComplexitySummary, measure
+from ascbench.complexity.fusion import count_before_fusion, is_fusion, note_after_fusion
 from ascbench.compressors.base import CompressionError
 from ascbench.compressors.quantize import float_reference
 from ascbench.rules import RuleSet
@@ -47,6 +50,9 @@ class CompressionContext:
     input_shape: tuple[int, ...] | None = None
     progress: Callable[[str], None] | None = None
     notes: list[str] = field(default_factory=list)
+    #: set by :func:`run_chain`: the full report of the chain's last model, counted in the form
+    #: the rule set counts (before or after layer fusion)
+    report: ComplexityReport | None = None
 
     def note(self, message: str) -> None:
         """Attach a note to the stage being run."""
@@ -79,6 +85,31 @@ def measure_compressed(
 ) -> ComplexityReport:
     """:func:`ascbench.complexity.measure`, tracing an int8 model's float reference for MACs."""
     return measure(model, ruleset, tuple(input_shape), mac_model=float_reference(model))
+
+
+class CountedForms:
+    """Measures the models of one chain in the form the rule set counts.
+
+    It remembers the last model before a layer fusion (see :mod:`ascbench.complexity.fusion`)
+    so that a rule set counting "before fusion" sees that model's parameters and MACs in every
+    later stage, and one counting "after" gets a note of what fusion changed.
+    """
+
+    def __init__(self, model: torch.nn.Module, ruleset: RuleSet, shape: Sequence[int]) -> None:
+        self.ruleset, self.shape = ruleset, tuple(shape)
+        self.last_unfused_model = model
+        self.unfused = measure_compressed(model, ruleset, self.shape)
+        self.fused = False
+
+    def measure(self, model: torch.nn.Module) -> ComplexityReport:
+        deployed = measure_compressed(model, self.ruleset, self.shape)
+        if not self.fused and not is_fusion(self.last_unfused_model, model):
+            self.last_unfused_model, self.unfused = model, deployed
+            return deployed
+        self.fused = True
+        if self.ruleset.counted_on.fusion == "before":
+            return count_before_fusion(deployed, self.unfused, self.ruleset)
+        return note_after_fusion(deployed, self.unfused, self.ruleset)
 
 
 def _metrics(context: CompressionContext, model: torch.nn.Module) -> dict[str, float]:
@@ -115,7 +146,8 @@ def run_chain(
         )
     context.ruleset = ruleset
     context.input_shape = shape
-    report = measure_compressed(model, ruleset, shape)
+    forms = CountedForms(model, ruleset, shape)
+    report = forms.unfused
     current = ComplexitySummary.from_report(report)
     context.notes = []
     metrics = _metrics(context, model)
@@ -137,7 +169,8 @@ def run_chain(
                 f"compressor {name!r} returned a {type(result).__name__}, not a torch.nn.Module"
             )
         model = result
-        after = ComplexitySummary.from_report(measure_compressed(model, ruleset, shape))
+        report = forms.measure(model)
+        after = ComplexitySummary.from_report(report)
         records.append(
             StageRecord(
                 index=index,
@@ -153,6 +186,7 @@ def run_chain(
         )
         current = after
     context.notes = []
+    context.report = report
     return model, records
 
 

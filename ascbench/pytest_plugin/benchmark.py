@@ -101,7 +101,7 @@ class Deployed:
 def deploy(registry: Registry, system: System, ruleset: RuleSet, seed: int = 0) -> Deployed:
     """Build ``system`` for ``ruleset`` exactly as :func:`ascbench.profiling.profile_system`
     does (frontend output shape of one clip, untrained model, compressor chain with random
-    calibration data, :func:`ascbench.compressors.measure_compressed`), keeping the model.
+    calibration data, counted in the rule set's form), keeping the model.
 
     The model is initialised under ``torch.manual_seed(seed)`` without disturbing the caller's
     random state, so non-zero counts (which depend on the random weights) are reproducible.
@@ -109,14 +109,12 @@ def deploy(registry: Registry, system: System, ruleset: RuleSet, seed: int = 0) 
     import torch
 
     from ascbench.build import build_system
-    from ascbench.compressors import measure_compressed
     from ascbench.profiling import compress_without_data
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         built = build_system(system, registry, ruleset)
-        model, _ = compress_without_data(built, ruleset)
-        report = measure_compressed(model, ruleset, built.input_shape)
+        model, _, report = compress_without_data(built, ruleset)
     return Deployed(ruleset=ruleset, shape=built.input_shape, model=model.eval(), report=report)
 
 

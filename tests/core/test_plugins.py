@@ -9,6 +9,8 @@ from ascbench.plugins import load_registry
 
 from .conftest import make_distribution
 
+BUILTIN_RULESETS = ["dcase2021", "dcase2022", "dcase2023", "dcase2024", "dcase2025"]
+
 GOOD = """
 import torch
 from ascbench import Model, System, hookimpl
@@ -31,7 +33,7 @@ def register_systems():
 
 def test_builtin_registers_rulesets_and_frontend():
     registry = load_registry(entry_points=False, environment=False)
-    assert registry.names("ruleset") == ["dcase2021", "dcase2022"]
+    assert registry.names("ruleset") == BUILTIN_RULESETS
     assert "logmel" in registry.names("frontend")
     assert registry.plugins[0].name == "ascbench" and registry.plugins[0].ok
 
@@ -110,7 +112,7 @@ def test_hook_that_raises_is_isolated(plugin_dir):
     registry = load_registry([mod], entry_points=False, environment=False)
     (error,) = registry.plugins[-1].errors
     assert "register_models() raised RuntimeError: model zoo offline" in error
-    assert registry.names("ruleset") == ["dcase2021", "dcase2022"]
+    assert registry.names("ruleset") == BUILTIN_RULESETS
 
 
 def test_wrong_return_types_and_unknown_hooks(plugin_dir):

@@ -94,7 +94,7 @@ def test_malformed_rule_set_files_name_the_file_and_field(tmp_path, text, messag
 
 def test_unknown_rule_set_name_and_missing_file():
     registry = load_registry(entry_points=False, environment=False)
-    with pytest.raises(RuleSetError, match="unknown ruleset 'dcase2023'.*registered: dcase2021"):
-        registry.ruleset("dcase2023")
+    with pytest.raises(RuleSetError, match="unknown ruleset 'dcase2019'.*registered: dcase2021"):
+        registry.ruleset("dcase2019")
     with pytest.raises(RuleSetError, match="not found"):
         registry.ruleset("nowhere/rules.toml")
