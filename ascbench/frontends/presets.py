@@ -72,6 +72,16 @@ PRESETS: dict[str, dict[str, Any]] = {
         "mel_norm": "slaney", "log": "db", "amin": 1e-10, "deltas": 2, "delta_width": 5,
         "delta_mode": "valid",
     },
+    # DCASE 2024/2025 Task 1 baseline (CPJKU/dcase2024_task1_baseline): torchaudio's
+    # MelSpectrogram at 32 kHz (audio resampled from 44.1 kHz): periodic Hann 3072 / hop 500 /
+    # n_fft 4096, centred with reflection, power 2, 256 HTK mels 0-16 kHz without filter
+    # normalisation, ln(mel + 1e-5); no pre-emphasis. 1 s -> 256 x 65.
+    "dcase2024-baseline": {
+        "sample_rate": 32000, "n_fft": 4096, "win_length": 3072, "hop_length": 500,
+        "window": "hann", "center": True, "pad_mode": "reflect", "power": 2.0, "n_mels": 256,
+        "fmin": 0.0, "fmax": 16000.0, "mel_scale": "htk", "mel_norm": None, "log": "ln",
+        "amin": 1e-5,
+    },
 }
 
 

@@ -19,8 +19,10 @@ def test_plugin_is_discovered_through_its_entry_point(registry):
     (info,) = [p for p in registry.plugins if p.name == "dcase_baselines"]
     assert info.origin == "entry point" and info.distribution == "ascbench-dcase-baselines"
     assert info.registered == {
-        "model": ["dcase_baseline_cnn"],
-        "system": ["dcase2021_baseline", "dcase2022_baseline"],
+        "model": ["dcase_baseline_cnn", "dcase2024_baseline_cnn"],
+        "system": [
+            "dcase2021_baseline", "dcase2022_baseline", "dcase2024_baseline", "dcase2025_baseline"
+        ],
     }
 
 
