@@ -16,16 +16,14 @@ Uses the standard library only.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
+
+import readme_block
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "cli-startup.json"
-README = ROOT / "README.md"
-BEGIN = "<!-- cli-startup:begin -->"
-END = "<!-- cli-startup:end -->"
+BEGIN, END = readme_block.markers("cli-startup")
 
 
 def block(results: dict) -> str:
@@ -49,28 +47,10 @@ def block(results: dict) -> str:
     ])  # fmt: skip
 
 
-def updated_readme(readme: str, text: str) -> str:
-    if BEGIN not in readme or END not in readme:
-        raise SystemExit(f"{README}: no {BEGIN} ... {END} block")
-    head, rest = readme.split(BEGIN, 1)
-    return head + text + rest.split(END, 1)[1]
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help="rewrite README.md's block")
-    parser.add_argument("--check", action="store_true", help="exit 1 if README.md differs")
-    args = parser.parse_args(argv)
-    readme = README.read_text()
-    new = updated_readme(readme, block(json.loads(RESULTS.read_text())))
-    if args.write:
-        README.write_text(new)
-    elif args.check and new != readme:
-        print(f"{README}: the cli-startup block is stale; run {Path(__file__).name} --write")
-        return 1
-    elif not args.check:
-        sys.stdout.write(new.split(BEGIN, 1)[1].split(END, 1)[0].strip() + "\n")
-    return 0
+    return readme_block.main(
+        "cli-startup", lambda: block(json.loads(RESULTS.read_text())), Path(__file__).name, argv
+    )
 
 
 if __name__ == "__main__":
