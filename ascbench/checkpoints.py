@@ -34,7 +34,7 @@ def read_state_dict(path: str | Path, prefix: str = "") -> dict[str, Any]:
         raise WeightsError(f"{file}: not a PyTorch weights file ({first})") from exc
     if isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
         data = data["state_dict"]
-    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+    if not isinstance(data, dict) or not data:
         raise WeightsError(f"{file}: holds no state dict (a mapping of names to tensors)")
     if prefix and any(k.startswith(prefix) for k in data):
         data = {k[len(prefix) :]: v for k, v in data.items() if k.startswith(prefix)}
@@ -48,7 +48,13 @@ def load_weights(model: Any, path: str | Path, *, prefix: str = "", what: str = 
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
-    shapes = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    shapes = [
+        k
+        for k in own
+        if k in state
+        and hasattr(own[k], "shape")
+        and tuple(getattr(state[k], "shape", ())) != tuple(own[k].shape)
+    ]
     if missing or unexpected or shapes:
         problems = []
         if missing:

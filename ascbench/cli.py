@@ -14,7 +14,9 @@ from functools import cached_property
 
 from ascbench.errors import AscbenchError
 
-COMMANDS = ("plugins", "rules", "profile", "run", "data", "leaderboard", "submit", "new_plugin")
+COMMANDS = (
+    "plugins", "rules", "profile", "run", "data", "leaderboard", "submit", "export", "new_plugin",
+)  # fmt: skip
 
 
 class Context:

@@ -4,6 +4,8 @@
 
     <results>/<rule set>/<system>/seed<k>.json               the entry (leaderboard.ResultStore)
     <results>/<rule set>/<system>/seed<k>.predictions.csv    per-clip probabilities
+    <results>/<rule set>/<system>/seed<k>.model.pt           the final (compressed) model's
+                                                             state dict, for export
     <results>/<rule set>/<system>/seed<k>.teacher.pt         a teacher's outputs on training clips
     <results>/<rule set>/<system>/seed<k>.error.txt          a failed job's traceback
     <results>/trained/<key>.pt, <key>.json                   trained weights, shared between
@@ -40,6 +42,10 @@ class ArtifactStore:
 
         return ResultStore(self.results).predictions_path(system, self.ruleset, seed)
 
+    def final_model(self, system: str, seed: int) -> Path:
+        """The state dict of the model the entry scored (after the compressor chain)."""
+        return self.job_file(system, seed, ".model.pt")
+
     def teacher_outputs(self, teacher: str, seed: int) -> Path:
         return self.job_file(teacher, seed, ".teacher.pt")
 
@@ -60,6 +66,16 @@ def save_trained(path: Path, model: torch.nn.Module, system: str, epochs: int) -
     buffer = io.BytesIO()
     torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buffer)
     atomic_write_text(path.with_suffix(".json"), json.dumps({"system": system, "epochs": epochs}))
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def save_state(path: Path, model: torch.nn.Module) -> None:
+    """Store ``model``'s state dict atomically (quantized models included: packed parameters
+    and dtypes load back with ``torch.load(weights_only=True)``)."""
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
     atomic_write_bytes(path, buffer.getvalue())
 
 

@@ -471,6 +471,7 @@ class JobOutcome:
 
 def outcome(ctx: JobContext, fitted: Fitted, compressed: Compressed, scored: Scored) -> JobOutcome:
     """Write the predictions file and gather the entry's complexity, metrics and stages."""
+    from ascbench.jobs.artifacts import save_state
     from ascbench.leaderboard import FileRef, Metrics, Stage
     from ascbench.leaderboard.entry import Compliance
     from ascbench.submission import write_output_csv
@@ -492,11 +493,16 @@ def outcome(ctx: JobContext, fitted: Fitted, compressed: Compressed, scored: Sco
     path = ctx.artifacts.predictions(ctx.system.name, ctx.job.seed)
     predictions = scored.predictions
     write_output_csv(path, predictions.filenames, predictions.probabilities, keep_paths=True)
+    model_path = ctx.artifacts.final_model(ctx.system.name, ctx.job.seed)
+    save_state(model_path, compressed.model)
     return JobOutcome(
         complexity=last.model_copy(update={"flags": [*last.flags, *ctx.notes]}),
         metrics=entry_metrics(scored.scores),
         stages=stages,
-        artifacts={"predictions": FileRef.of(path, path.parent)},
+        artifacts={
+            "predictions": FileRef.of(path, path.parent),
+            "model": FileRef.of(model_path, model_path.parent),
+        },
         epochs=fitted.epochs,
     )
 
