@@ -116,6 +116,12 @@ def profile_system(registry: Registry, system: System, ruleset: RuleSet) -> Syst
             "(batch-norm biases and running means start at 0): `ascbench run` measures the "
             "trained model"
         )
+    if system.device_specific is not None:
+        devices = system.device_specific.devices
+        report.flags.append(
+            f"one model per device ({', '.join(devices)}) besides the general model, each this "
+            "architecture compressed by the same chain; each is counted on its own"
+        )
     if system.compressors:
         report.flags.append(
             "compressed by "

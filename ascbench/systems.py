@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class _Strict(BaseModel):
@@ -115,6 +115,29 @@ class TrainingRecipe(_Strict):
     )
 
 
+class DeviceSpecific(_Strict):
+    """One model per recording device (DCASE 2025): after training, a copy of the general
+    model is fine-tuned on each listed device's training clips; clips of other devices (unseen,
+    or ``unknown``) use the general model. Every device's model is compressed and counted on
+    its own (the 2025 limits apply to each)."""
+
+    devices: list[str] = Field(
+        default_factory=lambda: ["a", "b", "c", "s1", "s2", "s3"],
+        min_length=1,
+        description="Devices that get a model of their own (the 2025 baseline: the devices "
+        "of the training split).",
+    )
+    epochs: int = Field(50, ge=1, description="Fine-tuning epochs per device (--full).")
+    lr: float = Field(5e-4, gt=0, description="Fine-tuning learning rate.")
+
+    @field_validator("devices")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value) or "general" in value:
+            raise ValueError("devices must be distinct and not 'general'")
+        return value
+
+
 class EvaluationSettings(_Strict):
     """How a trained system is evaluated."""
 
@@ -157,6 +180,9 @@ class System(_Strict):
     recipe: TrainingRecipe = Field(default_factory=TrainingRecipe)
     compressors: list[ComponentRef] = Field(default_factory=list)
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
+    device_specific: DeviceSpecific | None = Field(
+        None, description="One model per recording device (DCASE 2025); null = one model."
+    )
     reported: ReportedResults | None = None
     deviations: list[str] = Field(
         default_factory=list, description="Where the implementation departs from the report."

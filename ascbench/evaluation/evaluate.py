@@ -38,6 +38,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ascbench.clips import ClipData, TrainingError, check_data, load_batch, resolve_device
+from ascbench.devices import forward_with_devices
 from ascbench.evaluation.errors import EvaluationError
 from ascbench.evaluation.metrics import (
     ECE_BINS,
@@ -317,11 +318,13 @@ def _batch_probabilities(
     tta: TTAFunction | None,
     passes: int,
     rng: np.random.Generator,
+    devices: Sequence[str] = (),
 ) -> np.ndarray:
-    """Softmax of the model on ``x`` averaged over ``passes`` (augmented by ``tta`` if given)."""
+    """Softmax of the model on ``x`` averaged over ``passes`` (augmented by ``tta`` if given);
+    a model with one model per device gets the clips' ``devices``."""
     total = None
     for _ in range(passes):
-        out = model(tta(x, rng) if tta is not None else x)
+        out = forward_with_devices(model, tta(x, rng) if tta is not None else x, devices)
         if not isinstance(out, torch.Tensor) or out.ndim != 2:
             raise EvaluationError("the model must return logits of shape (batch, classes)")
         # softmax in float64 on the CPU (MPS has no float64)
@@ -369,7 +372,8 @@ def predict(
             disable=None if progress else True,
         ):
             batch = load_batch(data, list(range(start, min(start + batch_size, n))))
-            probs.append(_batch_probabilities(model, batch.features.to(dev), tta, tta_passes, rng))
+            x = batch.features.to(dev)
+            probs.append(_batch_probabilities(model, x, tta, tta_passes, rng, batch.devices))
             labels.append(batch.labels.cpu().numpy())
             devices.extend(batch.devices)
             filenames.extend(batch.filenames)

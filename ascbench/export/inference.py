@@ -10,6 +10,7 @@ with strict keys, so the package computes exactly what the run scored.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ascbench.devices import DeviceModels
 from ascbench.scenes import SCENES
 
 #: the device id the organisers' evaluator passes for a device it does not know
@@ -64,15 +66,34 @@ def load_model(
         built = build_system(system, registry, ruleset)
         model, _, _ = compress_without_data(built, ruleset)
     path = Path(model_file_path) if model_file_path else resources / "model_state_dict.pt"
+    devices = _stored_devices(path)
+    if devices:  # one model per device: the same structure for each
+        model = DeviceModels(model, {d: copy.deepcopy(model) for d in devices})
     load_weights(model, path, what=f"the exported model of system '{system.name}'")
+    by_device = dict(model.by_device.items()) if isinstance(model, DeviceModels) else {}
+    general = model.general if isinstance(model, DeviceModels) else model
     return ExportedSystem(
         frontend=built.frontend.eval(),
-        general=model.eval(),
+        general=general.eval(),
+        device_models={d: m.eval() for d, m in by_device.items()},
         clip_seconds=ruleset.clip_seconds,
         input_shape=tuple(built.input_shape),
         class_order=list(info.get("class_order", SCENES)),
         info=info,
     )
+
+
+def _stored_devices(path: Path) -> list[str]:
+    """The devices a stored :class:`DeviceModels` state dict has models of (none: one model)."""
+    from ascbench.checkpoints import read_state_dict
+
+    found = []
+    for key in read_state_dict(path):
+        if key.startswith("by_device."):
+            device = key.split(".", 2)[1]
+            if device not in found:
+                found.append(device)
+    return found
 
 
 def load_inputs(

@@ -73,8 +73,14 @@ def run_stages(ctx: stages.JobContext, epochs: int, minutes: float | None) -> st
         input_shape=features.input_shape,
     )
     fitted = stages.fit(ctx, built, features, split, epochs, minutes)
+    compress = stages.compress
+    if ctx.system.device_specific is not None:  # one model per device (DCASE 2025)
+        from ascbench.jobs import device_models
+
+        fitted = device_models.specialise(ctx, fitted, split, minutes)
+        compress = device_models.compress_each
     evaluation = stages.test_evaluation(ctx, built, features)
-    compressed = stages.compress(ctx, built, fitted, features, evaluation, minutes)
+    compressed = compress(ctx, built, fitted, features, evaluation, minutes)
     scored = stages.score(ctx, compressed, evaluation)
     if stages.has_students(ctx.system, ctx.registry):
         stages.save_teacher_outputs(ctx, compressed.model, features)
@@ -119,6 +125,7 @@ def job_entry(
             "metrics": outcome.metrics,
             "stages": outcome.stages,
             "artifacts": outcome.artifacts,
+            "device_models": outcome.device_models,
         }
     return build_entry(
         system=system,

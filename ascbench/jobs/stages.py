@@ -352,21 +352,24 @@ class Compressed:
 
     model: torch.nn.Module
     records: list
+    #: with one model per device: each device model's chain records (``records`` are the
+    #: general model's)
+    device_records: dict[str, list] = field(default_factory=dict)
 
 
-def compress(
+def compression_context(
     ctx: JobContext,
     built: BuiltSystem,
     fitted: Fitted,
     features: Features,
-    evaluation: TestEvaluation,
+    evaluate: Any,
     minutes: float | None,
-) -> Compressed:
-    """Run the compressor chain on the fitted model: calibration batches from the training
-    split, fine-tuning by the recipe, every stage measured and scored."""
+):
+    """The chain's context: calibration batches from the training split, fine-tuning by the
+    recipe (half the training epochs, ``finetune_epochs`` with --full), ``evaluate`` per stage."""
     import torch
 
-    from ascbench.compressors import CompressionContext, run_chain
+    from ascbench.compressors import CompressionContext
     from ascbench.training import train
 
     settings, system, seed = ctx.settings, ctx.system, ctx.job.seed
@@ -389,14 +392,29 @@ def compress(
         for start in range(0, len(order), 32):
             yield torch.stack([features.train[i][0] for i in order[start : start + 32]])
 
-    context = CompressionContext(
-        calibration=calibration, finetune=finetune, evaluate=evaluation.plain_scores,
+    return CompressionContext(
+        calibration=calibration, finetune=finetune, evaluate=evaluate,
         ruleset=settings.ruleset, input_shape=built.input_shape, progress=ctx.say,
     )  # fmt: skip
+
+
+def compress(
+    ctx: JobContext,
+    built: BuiltSystem,
+    fitted: Fitted,
+    features: Features,
+    evaluation: TestEvaluation,
+    minutes: float | None,
+) -> Compressed:
+    """Run the compressor chain on the fitted model, every stage measured and scored (one
+    model per device: :func:`ascbench.jobs.device_models.compress_each`)."""
+    from ascbench.compressors import run_chain
+
+    context = compression_context(ctx, built, fitted, features, evaluation.plain_scores, minutes)
     if built.compressor_steps:
         ctx.say("compressing")
     model, records = run_chain(
-        fitted.model, built.compressor_steps, context, settings.ruleset, built.input_shape
+        fitted.model, built.compressor_steps, context, ctx.settings.ruleset, built.input_shape
     )
     return Compressed(model=model, records=records)
 
@@ -467,6 +485,8 @@ class JobOutcome:
     stages: list
     artifacts: dict[str, Any]
     epochs: int
+    #: with one model per device: each model's complexity by device ('general' included)
+    device_models: dict[str, Any] = field(default_factory=dict)
 
 
 def outcome(ctx: JobContext, fitted: Fitted, compressed: Compressed, scored: Scored) -> JobOutcome:
@@ -478,6 +498,15 @@ def outcome(ctx: JobContext, fitted: Fitted, compressed: Compressed, scored: Sco
 
     ruleset = ctx.settings.ruleset
     last = compressed.records[-1].after  # the chain's last record measured the final model
+    device_models = {}
+    if compressed.device_records:
+        device_models = {"general": last}
+        device_models |= {d: r[-1].after for d, r in compressed.device_records.items()}
+        largest, last = max(device_models.items(), key=lambda item: _size_rank(item[1]))
+        ctx.notes.append(
+            f"{len(device_models)} models (general and {len(device_models) - 1} devices), each "
+            f"counted on its own; the entry shows the largest ({largest})"
+        )
     stages = [
         Stage(
             name=r.name,
@@ -504,7 +533,13 @@ def outcome(ctx: JobContext, fitted: Fitted, compressed: Compressed, scored: Sco
             "model": FileRef.of(model_path, model_path.parent),
         },
         epochs=fitted.epochs,
+        device_models=device_models,
     )
+
+
+def _size_rank(summary) -> tuple:
+    """Orders device models: one failing a limit first, then by bytes, then by MACs."""
+    return ({"fail": 2, "ambiguous": 1}.get(summary.status or "", 0), summary.bytes, summary.macs)
 
 
 def entry_metrics(scores):

@@ -277,7 +277,7 @@ def build_rows(entries: list[LeaderboardEntry], primary: str) -> list[BoardRow]:
 class Leaderboard(_Strict):
     """The leaderboard of one rule set: its entries and the ranked rows derived from them."""
 
-    schema_version: Literal[1, 2, 3, 4] = Field(SCHEMA_VERSION)
+    schema_version: Literal[1, 2, 3, 4, 5] = Field(SCHEMA_VERSION)
     ruleset: RuleSetInfo
     generated_at: AwareDatetime
     entries: list[LeaderboardEntry] = Field(description="Sorted by (system, seed).")

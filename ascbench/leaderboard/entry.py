@@ -57,9 +57,9 @@ from ascbench.scenes import DEVICE_GROUPS, DEVICES, SCENES
 from ascbench.systems import ReportedResults, System
 
 #: Version of the entry format. Bump it (and migrate) when a field changes meaning or is added.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: Versions this ascbench reads (the older ones as they were written).
-SUPPORTED_SCHEMA_VERSIONS = (1, 2, 3, 4)
+SUPPORTED_SCHEMA_VERSIONS = (1, 2, 3, 4, 5)
 #: Fields version 3 added (a pydantic ``exclude`` of them).
 _ADDED_IN_3: dict[str, Any] = {
     "degenerate": True,
@@ -69,15 +69,19 @@ _ADDED_IN_3: dict[str, Any] = {
 }
 #: Fields version 4 added: the system's stated deviations from its report.
 _ADDED_IN_4: dict[str, Any] = {"system": {"deviations"}}
+#: Fields version 5 added: each device model's complexity (DCASE 2025).
+_ADDED_IN_5: dict[str, Any] = {"device_models": True}
 #: Per older version, the fields it does not have (left out of its canonical JSON and file).
 _NOT_IN_VERSION: dict[int, dict[str, Any]] = {
     1: {
         **_ADDED_IN_3,
         **_ADDED_IN_4,
+        **_ADDED_IN_5,
         "provenance": {"torch_threads", *_ADDED_IN_3["provenance"]},
     },
-    2: {**_ADDED_IN_3, **_ADDED_IN_4},
-    3: _ADDED_IN_4,
+    2: {**_ADDED_IN_3, **_ADDED_IN_4, **_ADDED_IN_5},
+    3: {**_ADDED_IN_4, **_ADDED_IN_5},
+    4: _ADDED_IN_5,
 }
 
 #: The URL-free identifier written into the published JSON schema.
@@ -536,7 +540,7 @@ class Provenance(_Strict):
 class LeaderboardEntry(_Strict):
     """One leaderboard entry: one system under one rule set with one training seed."""
 
-    schema_version: Literal[1, 2, 3, 4] = Field(
+    schema_version: Literal[1, 2, 3, 4, 5] = Field(
         SCHEMA_VERSION, description="Version of this format."
     )
     system: SystemInfo
@@ -563,6 +567,12 @@ class LeaderboardEntry(_Strict):
     complexity: ComplexitySummary | None = None
     compliance: Compliance | None = None
     stages: list[Stage] = Field(default_factory=list)
+    device_models: dict[str, ComplexitySummary] = Field(
+        default_factory=dict,
+        description="With one model per recording device (DCASE 2025): each model's complexity "
+        "by device ('general' for the model of every other device); 'complexity' is the "
+        "largest of them, and every one is checked against the limits (schema 5).",
+    )
     reported: ReportedResults | None = Field(
         None, description="What the technical report states, shown beside the measured values."
     )
@@ -628,6 +638,8 @@ class LeaderboardEntry(_Strict):
         """Refuse fields that this entry's ``schema_version`` does not have."""
         if self.schema_version < 4 and self.system.deviations:
             raise ValueError(f"a schema_version {self.schema_version} entry has no deviations")
+        if self.schema_version < 5 and self.device_models:
+            raise ValueError(f"a schema_version {self.schema_version} entry has no device_models")
         if self.schema_version >= 3:
             if self.status == "failed" and self.degenerate:
                 raise ValueError("a failed entry has no degenerate reasons")
@@ -746,6 +758,7 @@ def build_entry(
     artifacts: dict[str, FileRef] | None = None,
     error: str | None = None,
     plugin_version: str = "",
+    device_models: dict[str, Any] | None = None,
 ) -> LeaderboardEntry:
     """Assemble a hashed entry from what a run produced.
 
@@ -798,6 +811,7 @@ def build_entry(
         complexity=summary,
         compliance=compliance,
         stages=list(stages or []),
+        device_models=dict(device_models or {}),
         reported=reported,
         artifacts=dict(artifacts or {}),
         provenance=provenance,

@@ -152,3 +152,4 @@ def test_a_limit_that_fails_only_before_fusion(registry, tmp_path):
         _, records = run_chain(bn_net(), build_steps([("fold_batchnorm", {})]), context)
         verdicts[fusion] = (records[0].after.status, records[-1].after.status)
     assert verdicts == {"before": ("pass", "pass"), "after": ("pass", "fail")}
+

@@ -23,7 +23,7 @@ from tests.synthetic import tiny_tau2022
 PLUGIN = """
 import torch
 from ascbench import ModelEntry, System, hookimpl
-from ascbench.systems import ComponentRef, TrainingRecipe
+from ascbench.systems import ComponentRef, DeviceSpecific, TrainingRecipe
 
 class TinyNet(torch.nn.Module):
     def __init__(self, num_classes=10, input_shape=(1, 16, 3)):
@@ -40,11 +40,11 @@ def tiny_net(num_classes=10, input_shape=(1, 16, 3)):
 
 FRONTEND = ComponentRef(name="logmel", params={"n_mels": 16, "n_fft": 1024, "hop_length": 512})
 
-def system(name, compressors):
+def system(name, compressors, **fields):
     return System(name=name, title=name, report="test", challenge="dcase2025",
                   frontend=FRONTEND, model=ComponentRef(name="tiny_net"),
                   recipe=TrainingRecipe(epochs=3, batch_size=16, lr=3e-3),
-                  compressors=[ComponentRef(name=c) for c in compressors])
+                  compressors=[ComponentRef(name=c) for c in compressors], **fields)
 
 @hookimpl
 def register_models():
@@ -52,7 +52,12 @@ def register_models():
 
 @hookimpl
 def register_systems():
-    return [system("tiny_fp16", ["fp16"]), system("tiny_int8", ["int8_static"])]
+    return [
+        system("tiny_fp16", ["fp16"]),
+        system("tiny_int8", ["int8_static"]),
+        system("tiny_devices", ["fp16"],
+               device_specific=DeviceSpecific(devices=["a", "b", "zz"], epochs=2, lr=1e-2)),
+    ]
 """
 
 
@@ -68,7 +73,8 @@ def finished_run(plugin_dir, data, tmp_path):
     code = main(
         ["--plugin", module, "run", "--rules", "dcase2025", "--data", str(data),
          "--results", str(results), "--budget", "2", "--no-progress", "--jobs", "1",
-         "--cache", str(tmp_path / "cache"), "--system", "tiny_fp16", "--system", "tiny_int8"]
+         "--cache", str(tmp_path / "cache"), "--system", "tiny_fp16", "--system", "tiny_int8",
+         "--system", "tiny_devices"]
     )  # fmt: skip
     assert code == 0
     registry = load_registry([module], entry_points=False, environment=False)
@@ -176,3 +182,33 @@ def test_the_export_command(finished_run, tmp_path, capsys):
     assert code == 0, out
     assert "module Tiny_Lab_task1.Tiny_Lab_task1_1" in out and "parameter bytes" in out
     assert (tmp_path / "pkg" / "pyproject.toml").is_file()
+
+
+def test_a_device_specific_system_counts_and_exports_each_device_model(
+    finished_run, data, tmp_path
+):
+    from ascbench.leaderboard import ResultStore
+
+    _, results, registry, _ = finished_run
+    entry = ResultStore(results).get("tiny_devices", "dcase2025", 0)
+    # device 'zz' has no training clips: it gets no model of its own
+    assert set(entry.device_models) == {"general", "a", "b"}
+    assert all(c.bytes == (72 + 16 + 90) * 2 for c in entry.device_models.values())
+    assert entry.complexity.bytes == (72 + 16 + 90) * 2
+    assert any("each counted on its own" in f for f in entry.complexity.flags)
+
+    out = tmp_path / "package"
+    export_package(results, "dcase2025", "tiny_devices", 0, "Tiny_Lab_task1", 3, out, registry)
+    loaded = inference.load_model(
+        out / "Tiny_Lab_task1/resources/Tiny_Lab_task1_3", registry=registry
+    )
+    assert set(loaded.device_models) == {"a", "b"}
+    assert loaded.model_for("unknown") is loaded.general
+    # the fine-tuned device models differ from the general one
+    x = torch.randn(2, *loaded.input_shape)
+    assert not torch.equal(loaded.model_for("a")(x), loaded.general(x))
+    rows, files = _predictions(results, "tiny_devices")
+    logits, order = inference.predict([data / f for f in files], _devices(files), loaded)
+    probs = torch.softmax(torch.stack(logits).double(), 1).numpy()
+    expected = np.array([[float(r[c]) for c in order] for r in rows])
+    assert np.abs(probs - expected).max() < 1e-4  # each clip went to its device's model

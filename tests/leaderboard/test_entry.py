@@ -105,7 +105,7 @@ def test_metrics_from_flat_evaluator_output():
             "compliance check of bytes says 1 but complexity says",
         ),
         (lambda d: d["metrics"].update(log_loss=None), "at 'metrics.log_loss'"),
-        (lambda d: d.update(schema_version=5), "schema_version 5 is not one this ascbench reads"),
+        (lambda d: d.update(schema_version=6), "schema_version 6 is not one this ascbench reads"),
         (
             lambda d: d.update(schema_version=1) or d["provenance"].update(kernels=None),
             "a schema_version 1 entry has no provenance.torch_threads",
@@ -245,16 +245,18 @@ def test_provenance_records_the_torch_thread_count():
 
 #: What each older version lacks: top-level, provenance, metrics and system fields.
 _LACKS = {
-    1: ({"degenerate"}, {"torch_threads", "numpy_version", "kernels"}, {"predictions"},
+    1: ({"degenerate", "device_models"}, {"torch_threads", "numpy_version", "kernels"},
+        {"predictions"}, {"deviations"}),
+    2: ({"degenerate", "device_models"}, {"numpy_version", "kernels"}, {"predictions"},
         {"deviations"}),
-    2: ({"degenerate"}, {"numpy_version", "kernels"}, {"predictions"}, {"deviations"}),
-    3: (set(), set(), set(), {"deviations"}),
+    3: ({"device_models"}, set(), set(), {"deviations"}),
+    4: ({"device_models"}, set(), set(), set()),
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("version", [1, 2, 3])
+@pytest.mark.parametrize("version", [1, 2, 3, 4])
 def test_older_entries_are_read_verified_and_kept_as_written(version, entry_data, make_entry):
-    """A version-1, -2 or -3 file, hashed as the module docstring says (not by ascbench's code),
+    """A version-1, -2, -3 or -4 file, hashed as the module docstring says (not by ascbench's code),
     verifies, is written back byte for byte, and a board holding it keeps it so."""
     import hashlib
 
@@ -284,8 +286,9 @@ def test_older_entries_are_read_verified_and_kept_as_written(version, entry_data
     assert entry.verify()
     assert json.loads(entry.to_json()) == data
     for name in ("kernels", "numpy_version", "predictions", "degenerate", "deviations"):
-        if version < 3 or name == "deviations":
+        if version < 3 or (name == "deviations" and version < 4):
             assert f'"{name}"' not in entry.to_json()
+    assert '"device_models"' not in entry.to_json()
     # beside a current-version entry on one board, and read back from the board's file
     board = build_leaderboard([entry, make_entry("new")])
     assert board.schema_version == SCHEMA_VERSION

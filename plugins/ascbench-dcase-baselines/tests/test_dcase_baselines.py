@@ -21,7 +21,8 @@ def test_plugin_is_discovered_through_its_entry_point(registry):
     assert info.registered == {
         "model": ["dcase_baseline_cnn", "dcase2024_baseline_cnn"],
         "system": [
-            "dcase2021_baseline", "dcase2022_baseline", "dcase2024_baseline", "dcase2025_baseline"
+            "dcase2021_baseline", "dcase2022_baseline", "dcase2024_baseline",
+            "dcase2025_baseline", "dcase2025_baseline_per_device",
         ],
     }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ascbench import ModelEntry, System, hookimpl
 from ascbench.scenes import DEVICES, SCENES
-from ascbench.systems import ComponentRef, ReportedResults, TrainingRecipe
+from ascbench.systems import ComponentRef, DeviceSpecific, ReportedResults, TrainingRecipe
 from ascbench_dcase_baselines.cpmobile_baseline import dcase2024_baseline_cnn
 from ascbench_dcase_baselines.model import dcase_baseline_cnn
 
@@ -125,11 +125,16 @@ SPLIT_ACCURACY_2024 = {5: 42.40, 10: 45.29, 25: 50.29, 50: 53.19, 100: 56.99}
 _2024_DEVICE_ACC = [67.17, 59.67, 61.99, 56.28, 55.69, 58.16, 53.05, 52.35, 48.58]
 
 
-def _cpmobile_baseline(year: int, accuracy: float, source: str, device_wise=None) -> System:
-    """The DCASE ``year`` (2024 or 2025) baseline: the same network and fp16 inference."""
+def _cpmobile_baseline(
+    year: int, accuracy: float, source: str, device_wise=None, device_specific=None
+) -> System:
+    """The DCASE ``year`` (2024 or 2025) baseline: the same network and fp16 inference; with
+    ``device_specific``, one fine-tuned model per training device (2025)."""
+    per_device = device_specific is not None
     return System(
-        name=f"dcase{year}_baseline",
-        title=f"DCASE {year} Task 1 baseline (simplified CP-Mobile, 256 log-mels, fp16)",
+        name=f"dcase{year}_baseline" + ("_per_device" if per_device else ""),
+        title=f"DCASE {year} Task 1 baseline (simplified CP-Mobile, 256 log-mels, fp16"
+        + (", one model per device)" if per_device else ")"),
         report=f"Schmid et al., DCASE {year} Task 1 baseline, CPJKU/dcase{year}_task1_baseline",
         challenge=f"dcase{year}",
         frontend=FRONTEND_2024,
@@ -137,6 +142,7 @@ def _cpmobile_baseline(year: int, accuracy: float, source: str, device_wise=None
         recipe=CPMOBILE_BASELINE_RECIPE,
         # the baseline runs inference in fp16: 61,148 params x 2 B = 122,296 B
         compressors=[ComponentRef(name="fp16")],
+        device_specific=device_specific,
         reported=ReportedResults(
             source=source,
             parameters=61148,
@@ -218,5 +224,13 @@ def register_systems():
             50.72,
             "baseline README: dev-test macro accuracy, 25 % split, one general model, mean of 4 "
             "runs (device-specific models: 51.89 %)",
+        ),
+        _cpmobile_baseline(
+            2025,
+            51.89,
+            "baseline README: dev-test macro accuracy, 25 % split, general model fine-tuned per "
+            "training device (a, b, c, s1, s2, s3; 50 epochs, lr 5e-4), mean of 4 runs",
+            # train_device_specific.py: 50 epochs at lr 5e-4 per device, from the general model
+            device_specific=DeviceSpecific(epochs=50, lr=5e-4),
         ),
     ]
