@@ -186,6 +186,15 @@ class RuleSet(_Strict):
         description="Which form of the model is counted (before/after fusion, float32 copy).",
     )
     limits: list[Limit]
+    training_splits: list[Literal[5, 10, 25, 50, 100]] = Field(
+        default_factory=list,
+        description="The DCASE 2024 training splits (percent of the training set, "
+        "split_setup/split<N>.csv) a system may be trained on; empty: the whole training split. "
+        "With one value it is the default of `ascbench run`.",
+    )
+    train_split: int | None = Field(
+        None, description="Set on the variant of one split (for_split): its percent."
+    )
     notes: list[str] = Field(default_factory=list)
     source: str = Field("", description="Where the rule set came from (file or plugin).")
 
@@ -211,6 +220,26 @@ class RuleSet(_Strict):
         )
         return (
             f"counted {fusion}; MACs traced on a float32 copy; {buffers}; {zeros}; {storage}"
+        )
+
+    def for_split(self, percent: int) -> RuleSet:
+        """The rule set of one training split, ``<name>-split<percent>``: the same limits; each
+        split is its own board, as each is a separate result in the challenge."""
+        if self.train_split is not None:
+            raise RuleSetError(f"rule set '{self.name}' is already the {self.train_split} % split")
+        if percent not in self.training_splits:
+            allowed = ", ".join(str(p) for p in self.training_splits) or "none"
+            raise RuleSetError(
+                f"rule set '{self.name}' allows training splits {allowed}, not {percent}; "
+                "see `ascbench rules show " + self.name + "`"
+            )
+        return self.model_copy(
+            update={
+                "name": f"{self.name}-split{percent}",
+                "title": f"{self.title}, {percent} % training split",
+                "train_split": percent,
+                "notes": [*self.notes, f"Trained on split{percent}.csv ({percent} % split)."],
+            }
         )
 
     def check(self, measured: dict[str, int]) -> list[LimitCheck]:

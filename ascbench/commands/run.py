@@ -37,6 +37,12 @@ def add_arguments(parser):
         "default: the embedded synthetic dataset (numbers on it are NOT comparable with DCASE)",
     )  # fmt: skip
     parser.add_argument(
+        "--split", type=int, action="append", metavar="PERCENT", choices=[5, 10, 25, 50, 100],
+        help="train on the DCASE 2024 training split of PERCENT %% (split_setup/split<N>.csv; "
+        "repeatable: one board per split and a table across them); dcase2025 trains on 25 by "
+        "default, dcase2024 on 100",
+    )  # fmt: skip
+    parser.add_argument(
         "--budget", metavar="EPOCHS|TIME",
         help="training per system: epochs ('5'), or a time ('90s', '2m') that becomes as many "
         "epochs as fit on this machine (measured), or both ('20,2m'); default: the training "
@@ -118,31 +124,86 @@ def run(args, ctx) -> int:
     registry = ctx.registry
     ruleset, systems = ctx.selection()
     systems = _systems_to_run(args, registry, ruleset, systems)
-    settings = _run_settings(args, ruleset, systems)
+    runs = [
+        _run_settings(args, variant, systems, split)
+        for variant, split in training_splits(ruleset, args.split, args.data)
+    ]
     if executor.name == "local":
         from ascbench.training import resolve_device
 
         resolve_device(args.device)  # fail before any work if the device is not there
-    finished: list = []
-    try:
-        summary = run_jobs(
-            registry,
-            settings,
-            systems,
-            seeds,
-            executor=executor,
-            plugins=args.plugin or [],
-            on_entry=finished.append,
+    code = 0
+    for settings in runs:
+        finished: list = []
+        try:
+            summary = run_jobs(
+                registry, settings, systems, seeds, executor=executor,
+                plugins=args.plugin or [], on_entry=finished.append,
+            )  # fmt: skip
+        except KeyboardInterrupt:
+            print(
+                f"ascbench: interrupted; finished entries are kept in {settings.results} "
+                f"({len(finished)} from this run); run the same command with --resume to do "
+                "the rest",
+                file=sys.stderr,
+            )
+            return 130
+        _print_leaderboard(settings.results, settings.ruleset.name)
+        code = max(code, _print_summary(summary))
+    if len(runs) > 1 or runs[0].ruleset.name != ruleset.name:
+        _print_split_board(runs[0].results, ruleset.name)
+    return code
+
+
+def training_splits(ruleset, requested: list[int] | None, data: str | None = None) -> list[tuple]:
+    """``(rule set, split percent or None)`` per run: the requested DCASE 2024 splits, each a
+    rule set of its own (``dcase2024-split5``); a rule set with one allowed split (dcase2025:
+    25) trains on it under its own name, or, when ``data`` has no split files, on the whole
+    training split with a warning; one without splits on the whole training split."""
+    allowed = list(ruleset.training_splits)
+    if not requested:
+        if len(allowed) == 1:
+            split_file = Path(data or ".") / "split_setup" / f"split{allowed[0]}.csv"
+            if data is not None and not split_file.is_file():
+                print(
+                    f"ascbench: warning: {ruleset.name} trains on the {allowed[0]} % split, but "
+                    f"{split_file} does not exist: training on the whole training split",
+                    file=sys.stderr,
+                )
+                return [(ruleset, None)]
+            return [(ruleset, allowed[0])]
+        return [(ruleset.for_split(100), 100)] if allowed else [(ruleset, None)]
+    if not allowed:
+        raise OptionsError(
+            f"--split: rule set '{ruleset.name}' trains on the whole training split; training "
+            "splits belong to dcase2024 (5, 10, 25, 50, 100) and dcase2025 (25)"
         )
-    except KeyboardInterrupt:
-        print(
-            f"ascbench: interrupted; finished entries are kept in {settings.results} "
-            f"({len(finished)} from this run); run the same command with --resume to do the rest",
-            file=sys.stderr,
+    bad = [p for p in requested if p not in allowed]
+    if bad:
+        raise OptionsError(
+            f"--split {bad[0]}: rule set '{ruleset.name}' allows "
+            + ", ".join(str(p) for p in allowed)
         )
-        return 130
-    _print_leaderboard(settings.results, ruleset.name)
-    return _print_summary(summary)
+    if len(allowed) == 1:
+        return [(ruleset, allowed[0])]
+    return [(ruleset.for_split(p), p) for p in dict.fromkeys(requested)]
+
+
+def _print_split_board(results: Path, base: str) -> None:
+    """The table across training splits of ``base`` (all its split boards in ``results``)."""
+    from ascbench.atomic import atomic_write_text
+    from ascbench.leaderboard.board import merge
+    from ascbench.leaderboard.splits import build_split_board, render_split_text, split_boards
+
+    grouped = split_boards(merge([results])).get(base)
+    if not grouped:
+        return
+    board = build_split_board(base, grouped)
+    print(render_split_text(board))
+    stem = results / f"leaderboard-{base}-splits"
+    md = atomic_write_text(stem.with_suffix(".md"), render_split_text(board, markdown=True))
+    js = atomic_write_text(stem.with_suffix(".json"), board.to_json())
+    print(f"split table written: {md}, {js}")
 
 
 def _systems_to_run(args, registry, ruleset, systems):
@@ -158,8 +219,9 @@ def _systems_to_run(args, registry, ruleset, systems):
     return systems
 
 
-def _run_settings(args, ruleset, systems):
-    """The run's settings from the command line (``--weights`` checked against ``systems``)."""
+def _run_settings(args, ruleset, systems, split=None):
+    """The run's settings from the command line (``--weights`` checked against ``systems``),
+    training on the DCASE 2024 split of ``split`` percent (None: the whole training split)."""
     from ascbench.jobs.plan import RunSettings, check_weights, parse_budget
 
     weights = Path(args.weights) if args.weights else None
@@ -177,6 +239,7 @@ def _run_settings(args, ruleset, systems):
         cache_root=Path(args.cache) if args.cache else None,
         weights=weights,
         threads=args.cpus_per_job,
+        train_split=split,
     )
 
 

@@ -135,6 +135,9 @@ class RunSettings:
     #: the same count gives the same numbers. None: the executor's default (local: the cores
     #: divided by its number of parallel jobs).
     threads: int | None = None
+    #: train on the DCASE 2024 split of this percent (``split_setup/split<N>.csv``); None: the
+    #: whole training split
+    train_split: int | None = None
 
 
 @dataclass(frozen=True)
@@ -230,9 +233,11 @@ def training_identity(system: System) -> dict:
 
 def load_run_dataset(settings: RunSettings):
     """The dataset of ``settings`` (``--data``, or the generated default), at the rule set's
-    clip length."""
+    clip length, its training split the DCASE 2024 split ``settings.train_split`` if set."""
     from ascbench.data import load_dataset
 
+    split = f"split{settings.train_split}" if settings.train_split else "fold1"
     return load_dataset(
-        settings.data, clip_seconds=settings.ruleset.clip_seconds, progress=settings.progress
-    )
+        settings.data, clip_seconds=settings.ruleset.clip_seconds, split=split,
+        progress=settings.progress,
+    )  # fmt: skip

@@ -56,7 +56,7 @@ def register_systems():
         system("tiny_fp16", ["fp16"]),
         system("tiny_int8", ["int8_static"]),
         system("tiny_devices", ["fp16"],
-               device_specific=DeviceSpecific(devices=["a", "b", "zz"], epochs=2, lr=1e-2)),
+               device_specific=DeviceSpecific(devices=["a", "zz"], epochs=2, lr=1e-2)),
     ]
 """
 
@@ -191,8 +191,9 @@ def test_a_device_specific_system_counts_and_exports_each_device_model(
 
     _, results, registry, _ = finished_run
     entry = ResultStore(results).get("tiny_devices", "dcase2025", 0)
-    # device 'zz' has no training clips: it gets no model of its own
-    assert set(entry.device_models) == {"general", "a", "b"}
+    # device 'zz' has no training clips: it gets no model of its own (dcase2025 trains on the
+    # 25 % split; device a records every segment, so it is in every split)
+    assert set(entry.device_models) == {"general", "a"}
     assert all(c.bytes == (72 + 16 + 90) * 2 for c in entry.device_models.values())
     assert entry.complexity.bytes == (72 + 16 + 90) * 2
     assert any("each counted on its own" in f for f in entry.complexity.flags)
@@ -202,7 +203,7 @@ def test_a_device_specific_system_counts_and_exports_each_device_model(
     loaded = inference.load_model(
         out / "Tiny_Lab_task1/resources/Tiny_Lab_task1_3", registry=registry
     )
-    assert set(loaded.device_models) == {"a", "b"}
+    assert set(loaded.device_models) == {"a"}
     assert loaded.model_for("unknown") is loaded.general
     # the fine-tuned device models differ from the general one
     x = torch.randn(2, *loaded.input_shape)
