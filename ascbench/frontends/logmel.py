@@ -64,8 +64,13 @@ _SPECTROGRAM_RULES: tuple[_Rule, ...] = (
 )
 #: Checked in this order, after the frequency range.
 _MEL_AND_OUTPUT_RULES: tuple[_Rule, ...] = (
-    ("mel_scale", lambda f: f.mel_scale not in ("slaney", "htk"), "'slaney' or 'htk'"),
+    ("mel_scale", lambda f: f.mel_scale not in ("slaney", "htk", "kaldi"),
+     "'slaney', 'htk' or 'kaldi'"),
     ("mel_norm", lambda f: f.mel_norm not in ("slaney", None), "'slaney' or None"),
+    ("mel_norm", lambda f: f.mel_scale == "kaldi" and f.mel_norm is not None,
+     "None with mel_scale='kaldi' (Kaldi's filters are not normalised)"),
+    ("preemphasis", lambda f: not 0.0 <= f.preemphasis < 1.0, "a number in [0, 1)"),
+    ("std", lambda f: f.std <= 0, "a positive number"),
     ("log", lambda f: f.log not in ("db", "ln", "none"), "'db', 'ln' or 'none'"),
     ("amin", lambda f: f.amin <= 0, "a positive number"),
     ("ref", lambda f: f.ref != "max" and f.ref <= 0, "a positive number or 'max'"),
@@ -94,16 +99,21 @@ class LogMel(FeatureExtractor):
 
     Steps (every one as librosa does it, on the same parameter names):
 
+    0. ``preemphasis`` > 0: ``y[n] = x[n + 1] - preemphasis * x[n]`` (CP-JKU's ``conv1d`` with
+       kernel ``[-p, 1]`` and no padding: one sample shorter).
     1. STFT: ``n_fft``-point FFT of frames every ``hop_length`` samples, ``window``
-       (any ``scipy.signal.get_window`` name, periodic) of ``win_length`` samples centred in
+       (any ``scipy.signal.get_window`` name; periodic, or symmetric with ``periodic=False``,
+       as ``torch.hann_window(periodic=False)``) of ``win_length`` samples centred in
        ``n_fft``; ``center`` pads ``n_fft // 2`` samples per side with ``pad_mode``.
     2. ``|X| ** power`` (2: power, 1: magnitude).
     3. Mel filterbank: ``n_mels`` triangles from ``fmin`` to ``fmax`` (None: Nyquist) on the
-       ``mel_scale`` ('slaney' or 'htk') with ``mel_norm`` ('slaney' or None).
+       ``mel_scale`` ('slaney' or 'htk') with ``mel_norm`` ('slaney' or None); 'kaldi' =
+       Kaldi's filters (triangles linear in mel, Nyquist bin unused, no normalisation).
     4. ``log``: 'db' = ``power_to_db(ref, amin, top_db)`` (10·log10 also for ``power=1``;
        ``ref`` may be 'max'; max and top_db are per clip); 'ln' = ``ln(mel + amin)``;
        'none' = linear.
-    5. ``scaling='minmax'``: per clip, ``(x - min) / (max - min)`` (Hu et al.).
+    5. ``scaling='minmax'``: per clip, ``(x - min) / (max - min)`` (Hu et al.); then the
+       fixed ``(x - mean) / std`` (CP-JKU: mean -4.5, std 5).
     6. ``max_frames``: keep the first frames only.
     7. ``deltas`` (0, 1, 2) extra channels of width ``delta_width`` with ``delta_mode``
        'nearest' | 'interp' | 'valid' (see :mod:`ascbench.frontends.deltas`).
@@ -134,7 +144,7 @@ class LogMel(FeatureExtractor):
         n_mels: int = 256,
         fmin: float = 0.0,
         fmax: float | None = None,
-        mel_scale: Literal["slaney", "htk"] = "slaney",
+        mel_scale: Literal["slaney", "htk", "kaldi"] = "slaney",
         mel_norm: Literal["slaney"] | None = "slaney",
         log: Literal["db", "ln", "none"] = "db",
         amin: float = 1e-10,
@@ -147,6 +157,10 @@ class LogMel(FeatureExtractor):
         weighting: Literal["A"] | None = None,
         scaling: Literal["minmax"] | None = None,
         precision: Precision = "float64",
+        periodic: bool = True,
+        preemphasis: float = 0.0,
+        mean: float = 0.0,
+        std: float = 1.0,
     ) -> None:
         super().__init__()
         self.sample_rate = int(sample_rate)
@@ -162,10 +176,12 @@ class LogMel(FeatureExtractor):
         self.deltas, self.delta_width, self.delta_mode = int(deltas), int(delta_width), delta_mode
         self.max_frames = None if max_frames is None else int(max_frames)
         self.weighting, self.scaling, self.precision = weighting, scaling, precision
+        self.periodic, self.preemphasis = bool(periodic), float(preemphasis)
+        self.mean, self.std = float(mean), float(std)
         self._check()
 
         try:
-            win = stft_window(self.window, self.win_length, self.n_fft)
+            win = stft_window(self.window, self.win_length, self.n_fft, self.periodic)
         except ValueError as exc:
             raise FrontendError(f"logmel window={window!r}: {exc}") from exc
         self.kernel = SpectrogramKernel(
@@ -220,8 +236,10 @@ class LogMel(FeatureExtractor):
                 raise _invalid(name, getattr(self, name), allowed)
 
     def config(self) -> dict[str, Any]:
-        """The constructor arguments (``LogMel(**f.config())`` rebuilds ``f``)."""
-        return {
+        """The constructor arguments (``LogMel(**f.config())`` rebuilds ``f``). The arguments
+        added for CP-JKU's frontend appear only when they differ from their defaults, so the
+        configs (and feature-cache keys) of every earlier frontend are unchanged."""
+        config = {
             k: getattr(self, k)
             for k in (
                 "sample_rate n_fft win_length hop_length window center pad_mode power n_mels fmin"
@@ -229,10 +247,13 @@ class LogMel(FeatureExtractor):
                 " delta_mode weighting scaling precision"
             ).split()
         }
+        added = {"periodic": True, "preemphasis": 0.0, "mean": 0.0, "std": 1.0}
+        config.update({k: getattr(self, k) for k, v in added.items() if getattr(self, k) != v})
+        return config
 
     def output_frames(self, samples: int) -> int:
         """Frames of the output for ``samples`` input samples (after all cropping)."""
-        t = self.kernel.frames(samples)
+        t = self.kernel.frames(samples - 1 if self.preemphasis else samples)
         if self.max_frames is not None:
             t = min(t, self.max_frames)
         if self.delta_mode == "valid":
@@ -250,6 +271,8 @@ class LogMel(FeatureExtractor):
             waveform = waveform.unsqueeze(0)
         if waveform.dim() != 2:
             raise ValueError(f"expected (batch, samples) audio, got shape {tuple(waveform.shape)}")
+        if self.preemphasis:
+            waveform = waveform[:, 1:] - self.preemphasis * waveform[:, :-1]
         if self.weighting == "A":
             mel = self._weighted(waveform)
         else:
@@ -262,6 +285,8 @@ class LogMel(FeatureExtractor):
             lo = mel.amin(dim=(-2, -1), keepdim=True)
             span = mel.amax(dim=(-2, -1), keepdim=True) - lo
             mel = (mel - lo) / torch.where(span > 0, span, torch.ones_like(span))
+        if self.mean or self.std != 1.0:
+            mel = (mel - self.mean) / self.std
         if self.max_frames is not None:
             mel = mel[..., : self.max_frames]
         return stack_deltas(mel, self.deltas, self.delta_width, self.delta_mode).contiguous()

@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-MelScale = Literal["slaney", "htk"]
+MelScale = Literal["slaney", "htk", "kaldi"]
 
 #: Cost of one more block product, in multiply-adds per frame. A product call costs ~10 us of
 #: fixed work and Python overhead under the GIL; measured on 2 threads, 8 blocks (26k MACs
@@ -54,6 +54,29 @@ def mel_to_hz(mels: np.ndarray | float, scale: MelScale = "slaney") -> np.ndarra
     return np.where(mels >= _MIN_LOG_MEL, logpart, linear)
 
 
+def kaldi_mel_filterbank(
+    sample_rate: int, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float | None = None
+) -> np.ndarray:
+    """Kaldi's triangular mel filters ``(n_mels, 1 + n_fft // 2)``, peak 1, no normalisation.
+
+    As Kaldi's ``MelBanks`` (and torchaudio's ``compliance.kaldi.get_mel_banks``) build them:
+    mel = 1127 ln(1 + f / 700); the ``n_mels + 2`` edges are equally spaced in mel from
+    ``fmin`` to ``fmax`` and each triangle is linear *in mel* (librosa's are linear in Hz);
+    the FFT bins are ``k * sample_rate / n_fft`` for ``k < n_fft // 2``, so the Nyquist bin
+    gets a zero weight (CP-JKU pad the bank with that zero column).
+    """
+    fmax = sample_rate / 2 if fmax is None else float(fmax)
+    mel_lo, mel_hi = (1127.0 * np.log1p(np.float64(f) / 700.0) for f in (fmin, fmax))
+    delta = (mel_hi - mel_lo) / (n_mels + 1)
+    left = mel_lo + np.arange(n_mels, dtype=np.float64)[:, None] * delta
+    centre, right = left + delta, left + 2 * delta
+    bins = 1127.0 * np.log1p(np.arange(n_fft // 2) * (sample_rate / n_fft) / 700.0)[None, :]
+    up = (bins - left) / (centre - left)
+    down = (right - bins) / (right - centre)
+    weights = np.maximum(0.0, np.minimum(up, down))
+    return np.pad(weights, ((0, 0), (0, 1)))
+
+
 def mel_filterbank(
     sample_rate: int,
     n_fft: int,
@@ -67,11 +90,16 @@ def mel_filterbank(
     """Triangular mel filters ``(n_mels, 1 + n_fft // 2)``, computed as ``librosa.filters.mel``.
 
     ``norm='slaney'`` divides each triangle by its width in Hz (constant energy per band);
-    ``None`` leaves peak-1 triangles (HTK/Hu style). The weights are computed in float64 and
-    returned as ``dtype``.
+    ``None`` leaves peak-1 triangles (HTK/Hu style). ``scale='kaldi'`` gives
+    :func:`kaldi_mel_filterbank` (``norm`` must be None). The weights are computed in float64
+    and returned as ``dtype``.
     """
     if norm not in ("slaney", None):
         raise ValueError(f"mel_norm must be 'slaney' or None, got {norm!r}")
+    if scale == "kaldi":
+        if norm is not None:
+            raise ValueError("Kaldi mel filters have no normalisation; use mel_norm=None")
+        return kaldi_mel_filterbank(sample_rate, n_fft, n_mels, fmin, fmax).astype(dtype)
     fmax = sample_rate / 2 if fmax is None else float(fmax)
     fftfreqs = np.fft.rfftfreq(n_fft, d=1.0 / sample_rate)
     mel_edges = np.linspace(hz_to_mel(fmin, scale), hz_to_mel(fmax, scale), n_mels + 2)

@@ -82,6 +82,17 @@ PRESETS: dict[str, dict[str, Any]] = {
         "fmin": 0.0, "fmax": 16000.0, "mel_scale": "htk", "mel_norm": None, "log": "ln",
         "amin": 1e-5,
     },
+    # CP-Mobile (Schmid et al. 2023, CP-JKU's AugmentMelSTFT at inference): 32 kHz,
+    # pre-emphasis [-0.97, 1] (one sample shorter), symmetric Hann 3072 / hop 500 / n_fft 4096,
+    # centred with reflection, power 2, 256 Kaldi mel filters 0-15.5 kHz, ln(mel + 1e-5), then
+    # (x + 4.5) / 5. 1 s -> 256 x 64.
+    "cpmobile": {
+        "sample_rate": 32000, "n_fft": 4096, "win_length": 3072, "hop_length": 500,
+        "window": "hann", "periodic": False, "center": True, "pad_mode": "reflect",
+        "power": 2.0, "n_mels": 256, "fmin": 0.0, "fmax": 15500.0, "mel_scale": "kaldi",
+        "mel_norm": None, "log": "ln", "amin": 1e-5, "preemphasis": 0.97, "mean": -4.5,
+        "std": 5.0,
+    },
 }
 
 

@@ -61,12 +61,13 @@ BLOCK_FRAMES = 512
 FFT_BYTES = 4 * 1024 * 1024
 
 
-def stft_window(name: str, win_length: int, n_fft: int) -> np.ndarray:
-    """The periodic ('fftbins') window of ``win_length`` samples, zero-padded in the centre of
-    ``n_fft`` samples, in float64 (``scipy.signal.get_window``, as librosa uses it)."""
+def stft_window(name: str, win_length: int, n_fft: int, periodic: bool = True) -> np.ndarray:
+    """The periodic ('fftbins', as librosa uses it) or, with ``periodic=False``, symmetric
+    window of ``win_length`` samples, zero-padded in the centre of ``n_fft`` samples, in
+    float64 (``scipy.signal.get_window``)."""
     if win_length > n_fft:
         raise ValueError(f"win_length ({win_length}) must not exceed n_fft ({n_fft})")
-    win = scipy.signal.get_window(name, win_length, fftbins=True).astype(np.float64)
+    win = scipy.signal.get_window(name, win_length, fftbins=periodic).astype(np.float64)
     lpad = (n_fft - win_length) // 2
     return np.pad(win, (lpad, n_fft - win_length - lpad))
 

@@ -1,0 +1,1 @@
+"""CP-Mobile (Schmid, Morocutti, Masoudian, Koutini, Widmer; CP-JKU), DCASE 2023 Task 1."""

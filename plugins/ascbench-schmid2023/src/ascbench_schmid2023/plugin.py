@@ -1,0 +1,78 @@
+"""Hook implementations: the CP-Mobile network and its DCASE 2023 system."""
+
+from __future__ import annotations
+
+from ascbench import ModelEntry, System, hookimpl
+from ascbench.systems import ComponentRef, ReportedResults, TrainingRecipe
+from ascbench_schmid2023.cp_mobile import cp_mobile
+
+REPORT = (
+    'F. Schmid, T. Morocutti, S. Masoudian, K. Koutini, G. Widmer, "CP-JKU submission to DCASE23: '
+    'Efficient acoustic scene classification with CP-Mobile", DCASE 2023 Task 1 technical report; '
+    "code and checkpoint: fschmid56/cpjku_dcase23"
+)
+
+#: ascbench's preset "cpmobile" (one source of truth, ascbench.frontends.presets): CP-JKU's
+#: AugmentMelSTFT at inference.
+FRONTEND = ComponentRef(name="logmel-preset", params={"name": "cpmobile"})
+
+#: The released checkpoint (float32, before fusion and QAT; give it with --weights).
+RELEASED_CHECKPOINT = "cpmobile_dcase23_c0a7nzin_epoch149.ckpt"
+RELEASED_SHA256 = "41a1ff72cadb90f6ce0345ed961822f7d0a77ab92b5fcafe9e07d00d891ce118"
+
+#: run_training.py defaults: 150 epochs, batch 256, Adam lr 9e-4 with weight decay 1e-4,
+#: frequency masking up to 48 mel bins. The lr schedule (exponential warm-up over 14 epochs,
+#: constant, linear ramp-down from epoch 50 over 84 epochs to 0.005 x lr) and Frequency-
+#: MixStyle (p 0.4, alpha 0.3) are registered recipe parts (ascbench.recipe_parts).
+RECIPE = TrainingRecipe(
+    epochs=150, batch_size=256, optimizer="adam", lr=9e-4, weight_decay=1e-4,
+    specaugment={"time_masks": 0, "freq_masks": 1, "freq_width": 48},
+    time_shift=0.125, shift_mode="roll",
+)  # fmt: skip
+
+DEVIATIONS = [
+    "Log-mel frontend re-implemented after AugmentMelSTFT (ascbench preset 'cpmobile'); the "
+    "training-time fmin/fmax jitter is not applied.",
+    "Time rolling on features (up to 12.5 % of the frames, i.e. the +-4,000 samples of 32,000) "
+    "instead of rolling the waveform; no device impulse-response augmentation.",
+    "Trained on labels alone: no distillation from the PaSST / CP-ResNet teacher ensemble "
+    "(lambda 0.02, T 2).",
+    "int8 by PyTorch static post-training quantization instead of 24 epochs of "
+    "quantization-aware training.",
+]
+
+
+@hookimpl
+def register_models() -> list[ModelEntry]:
+    return [
+        ModelEntry.of(
+            cp_mobile,
+            "CP-Mobile: stem 1->8->32, 6 GRN inverted-bottleneck blocks (32/72/168 channels), "
+            "1x1 conv + BN + global pooling head; param weights=released checkpoint",
+        )
+    ]
+
+
+@hookimpl
+def register_systems() -> list[System]:
+    return [
+        System(
+            name="schmid2023_cpmobile",
+            title="CP-Mobile (CP-JKU, DCASE 2023 rank 1): 256 Kaldi mels, 127 K params, int8",
+            report=REPORT,
+            challenge="dcase2023",
+            frontend=FRONTEND,
+            model=ComponentRef(name="cp_mobile", params={"weights": None}),
+            recipe=RECIPE,
+            compressors=[ComponentRef(name="int8_static")],
+            reported=ReportedResults(
+                source="released checkpoint README and the authors' NeSsi (helpers/nessi.py) "
+                "on a 1 x 1 x 256 x 64 input; after fuse_model(): 124,862 params, 29,561,088 MACs",
+                parameters=126952,
+                macs=28893268,
+                counting="torchinfo total_params (weights, BN affine terms, GRN scalars; BN "
+                "running statistics excluded) and total_mult_adds before fusion, batch 1",
+            ),
+            deviations=list(DEVIATIONS),
+        )
+    ]
