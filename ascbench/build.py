@@ -38,6 +38,8 @@ class BuiltSystem:
     compressor_steps: list[tuple[str, Any]] = field(default_factory=list)
     #: extra evaluators by name (``system.evaluation.evaluators``)
     evaluators: dict[str, Any] = field(default_factory=dict)
+    #: the recipe's registered augmentations and lr schedule, built
+    training_parts: Any = None
 
 
 def build_frontend(registry: Registry, system: System):
@@ -84,6 +86,23 @@ def build_evaluators(registry: Registry, system: System) -> dict[str, Any]:
     }
 
 
+def build_training_parts(registry: Registry, system: System):
+    """The registered augmentations and lr schedule ``system.recipe`` names, built."""
+    from ascbench.training.parts import TrainingParts
+
+    recipe = system.recipe
+    schedule = recipe.lr_schedule
+    return TrainingParts(
+        augmentations=tuple(
+            registry.get("augmentation", ref.name).build(**ref.params)
+            for ref in recipe.augmentations
+        ),
+        lr_schedule=None
+        if schedule is None
+        else registry.get("lr_schedule", schedule.name).build(**schedule.params),
+    )
+
+
 def with_weights(system: System, weights: Any) -> System:
     """``system`` with its model's ``weights`` parameter set to ``weights`` (``--weights``)."""
     params = {**system.model.params, "weights": str(weights)}
@@ -113,4 +132,5 @@ def build_system(
         model=build_model(registry, system, shape, ruleset.num_classes),
         compressor_steps=build_compressor_steps(registry, system),
         evaluators=build_evaluators(registry, system),
+        training_parts=build_training_parts(registry, system),
     )

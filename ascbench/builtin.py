@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from ascbench.components import CompressorEntry, FrontendEntry
+from ascbench.components import (
+    AugmentationEntry,
+    CompressorEntry,
+    FrontendEntry,
+    LrScheduleEntry,
+)
 from ascbench.compressors import BUILTIN
 from ascbench.evaluation import builtin_evaluators
 from ascbench.frontends import LogMel, preset
@@ -40,3 +45,17 @@ def register_evaluators():
 @hookimpl
 def register_compressors():
     return [CompressorEntry.of(factory) for factory in BUILTIN.values()]
+
+
+@hookimpl
+def register_augmentations():
+    from ascbench.training.parts import BUILTIN_AUGMENTATIONS
+
+    return [AugmentationEntry.of(factory) for factory in BUILTIN_AUGMENTATIONS]
+
+
+@hookimpl
+def register_lr_schedules():
+    from ascbench.training.parts import BUILTIN_LR_SCHEDULES
+
+    return [LrScheduleEntry.of(factory) for factory in BUILTIN_LR_SCHEDULES]

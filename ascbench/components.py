@@ -74,6 +74,18 @@ class EvaluatorEntry(RegistryEntry):
     kind = "evaluator"
 
 
+class AugmentationEntry(RegistryEntry):
+    """A training batch augmentation factory (:mod:`ascbench.training.parts`)."""
+
+    kind = "augmentation"
+
+
+class LrScheduleEntry(RegistryEntry):
+    """A learning-rate schedule factory (:mod:`ascbench.training.parts`)."""
+
+    kind = "lr_schedule"
+
+
 #: The names of ascbench 0.1 (``ascbench.Model`` is a registry entry, not a model), kept so that
 #: plugins written against them still load; new code uses the ``*Entry`` names.
 Component = RegistryEntry

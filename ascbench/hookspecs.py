@@ -30,7 +30,14 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from ascbench.components import CompressorEntry, EvaluatorEntry, FrontendEntry, ModelEntry
+    from ascbench.components import (
+        AugmentationEntry,
+        CompressorEntry,
+        EvaluatorEntry,
+        FrontendEntry,
+        LrScheduleEntry,
+        ModelEntry,
+    )
     from ascbench.rules import RuleSet
     from ascbench.systems import System
 
@@ -97,6 +104,32 @@ def register_evaluators() -> list[EvaluatorEntry]:
     Called once when the registry is built. Each entry names a factory returning a metric
     object with ``update(probabilities, labels, devices)``, ``compute() -> dict`` and
     ``reset()``, in the manner of torchmetrics.
+    """
+
+
+@hookspec
+def register_augmentations() -> list[AugmentationEntry]:
+    """Return the training augmentations this plugin adds, each an
+    :class:`ascbench.components.AugmentationEntry` (a name, a factory and a description).
+
+    Called once when the registry is built. A recipe names them in
+    ``TrainingRecipe.augmentations``; the factory takes the ref's parameters and returns an
+    object with ``stage = "features"`` and ``__call__(x, targets, rng) -> (x, targets)`` on a
+    training batch (contract: :mod:`ascbench.training.parts`). They run after the recipe's own
+    augmentations, in the order listed, and never at test time.
+    """
+
+
+@hookspec
+def register_lr_schedules() -> list[LrScheduleEntry]:
+    """Return the learning-rate schedules this plugin adds, each an
+    :class:`ascbench.components.LrScheduleEntry` (a name, a factory and a description).
+
+    Called once when the registry is built. A recipe names one in
+    ``TrainingRecipe.lr_schedule``; the factory takes the ref's parameters and returns
+    ``f(epoch, epochs) -> factor`` of the recipe's lr, with ``epoch`` a float position in the
+    report's ``epochs`` (so a shortened run follows it in proportion), evaluated before every
+    optimizer step (contract: :mod:`ascbench.training.parts`).
     """
 
 

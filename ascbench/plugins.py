@@ -23,9 +23,11 @@ import pluggy
 
 from ascbench import hookspecs
 from ascbench.components import (
+    AugmentationEntry,
     CompressorEntry,
     EvaluatorEntry,
     FrontendEntry,
+    LrScheduleEntry,
     ModelEntry,
     RegistryEntry,
 )
@@ -42,6 +44,8 @@ HOOKS: dict[str, tuple[str, type]] = {
     "register_models": ("model", ModelEntry),
     "register_compressors": ("compressor", CompressorEntry),
     "register_evaluators": ("evaluator", EvaluatorEntry),
+    "register_augmentations": ("augmentation", AugmentationEntry),
+    "register_lr_schedules": ("lr_schedule", LrScheduleEntry),
     "register_systems": ("system", System),
 }
 KINDS = tuple(kind for kind, _ in HOOKS.values())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Strict(BaseModel):
@@ -48,17 +48,47 @@ class SpecAugment(_Strict):
 
 
 class Distillation(_Strict):
-    """Knowledge distillation from a teacher system (Hinton et al., 2015)."""
+    """Knowledge distillation (Hinton et al., 2015) from one teacher system, an ensemble of
+    teacher systems (their logits averaged, as CP-JKU's stored ensemble), or a stored logits
+    file keyed by file name. Exactly one of ``teacher``, ``teachers`` and ``logits_file``."""
 
-    teacher: str = Field(
+    teacher: str | None = Field(
+        None,
         pattern=r"^[A-Za-z0-9_.\-]+$",
         description="Name of the registered teacher system; it is trained (same seed) before the "
         "student and its logits on the student's training files are stored keyed by file name.",
+    )
+    teachers: list[str] = Field(
+        default_factory=list,
+        description="Names of several registered teacher systems (each trained before the "
+        "student, same seed); the student learns from the mean of their logits.",
+    )
+    logits_file: str | None = Field(
+        None,
+        description="A CSV of teacher logits: a 'filename' column (as in the dataset's labels, "
+        "relative to its root) and one column per scene; '~' is expanded, relative paths are "
+        "from the current directory. Every training file needs a row.",
     )
     temperature: float = Field(2.0, gt=0, description="Softmax temperature T.")
     weight: float = Field(
         0.5, ge=0, le=1, description="(1 - weight)*loss + weight*T^2*KL(teacher || student)."
     )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Distillation:
+        given = [n for n, v in (("teacher", self.teacher), ("teachers", self.teachers),
+                                ("logits_file", self.logits_file)) if v]  # fmt: skip
+        if len(given) != 1:
+            raise ValueError(
+                "distillation needs exactly one of teacher, teachers and logits_file, got "
+                + (" and ".join(given) if given else "none")
+            )
+        return self
+
+    @property
+    def teacher_systems(self) -> list[str]:
+        """The teacher systems to train first (none for a logits file)."""
+        return [self.teacher] if self.teacher else list(self.teachers)
 
 
 class TrainingRecipe(_Strict):
@@ -110,9 +140,29 @@ class TrainingRecipe(_Strict):
     distillation: Distillation | None = Field(
         None, description="Learn from a teacher system's outputs; null = off."
     )
+    augmentations: list[ComponentRef] = Field(
+        default_factory=list,
+        description="Registered batch augmentations (register_augmentations, e.g. "
+        "freq_mixstyle), applied in order after the recipe's own ones, in training only.",
+    )
+    lr_schedule: ComponentRef | None = Field(
+        None,
+        description="A registered learning-rate schedule (register_lr_schedules, e.g. "
+        "warmup_cosine, exp_warmup_linear_down), in the report's epochs; replaces "
+        "'scheduler', which must then be 'none'.",
+    )
     extra: dict[str, Any] = Field(
         default_factory=dict, description="Recipe options specific to a system's plugin."
     )
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> TrainingRecipe:
+        if self.lr_schedule is not None and self.scheduler != "none":
+            raise ValueError(
+                f"lr_schedule '{self.lr_schedule.name}' and scheduler '{self.scheduler}' both "
+                "set the learning rate; keep one (scheduler='none' with an lr_schedule)"
+            )
+        return self
 
 
 class DeviceSpecific(_Strict):

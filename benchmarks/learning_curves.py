@@ -73,7 +73,7 @@ def _curve(name: str, epochs: int, seed: int, device: str, overrides: dict, teac
     """Train one system for ``epochs`` epochs, evaluating on the test split after each."""
     import torch
 
-    from ascbench.build import build_frontend, build_model
+    from ascbench.build import build_frontend, build_model, build_training_parts
     from ascbench.features import features_for
     from ascbench.plugins import load_registry
     from ascbench.training import seed_everything, train
@@ -104,6 +104,7 @@ def _curve(name: str, epochs: int, seed: int, device: str, overrides: dict, teac
     result = train(
         model, train_clips, system.recipe, epochs=epochs, seed=seed, device=device,
         progress=False, valid=test_clips, teacher=teacher, description=name,
+        parts=build_training_parts(registry, system),
     )  # fmt: skip
     final = _prediction_stats(model, test_clips, device)
     logits = None

@@ -121,6 +121,11 @@ def time_system(
     if recipe.distillation is not None:
         logits = torch.from_numpy(rng.standard_normal((n, ruleset.num_classes), np.float32))
         teacher = Teacher(logits, recipe.distillation.temperature, recipe.distillation.weight)
+    parts = {}
+    if getattr(recipe, "augmentations", None) or getattr(recipe, "lr_schedule", None):
+        from ascbench.build import build_training_parts  # a checkout with registered parts
+
+        parts = {"parts": build_training_parts(registry, system)}
     seed_everything(seed)
     model = build_model(registry, system, shape, ruleset.num_classes)
     log: list = []
@@ -129,7 +134,7 @@ def time_system(
     try:
         result = train(
             model, _clips(features), recipe, epochs=epochs, seed=seed, progress=False,
-            teacher=teacher,
+            teacher=teacher, **parts,
         )  # fmt: skip
     finally:
         trainer_module.progress_bar = bar

@@ -276,13 +276,13 @@ def eligible_systems(registry, ruleset, systems):
     """The systems whose models can fit ``ruleset`` (``jobs.eligibility.over_fixed_limits``);
     says on stderr which were left out and why. A left-out teacher still runs for its students."""
     from ascbench.jobs.eligibility import over_fixed_limits
-    from ascbench.jobs.plan import teacher_of
+    from ascbench.jobs.plan import teachers_of
 
     kept, left_out = [], []
     for system in systems:
         over = over_fixed_limits(registry, system, ruleset)
         (left_out if over else kept).append((system, over))
-    teachers = {teacher_of(s) for s, _ in kept} - {None}
+    teachers = {t for s, _ in kept for t in teachers_of(s)}
     if left_out:
         names = "; ".join(
             f"{s.name} ({', '.join(over)}"

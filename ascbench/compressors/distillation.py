@@ -268,6 +268,64 @@ class TeacherOutputs:
         return outputs
 
 
+    # -- a logits file (CSV) ------------------------------------------------------------------
+    @classmethod
+    def from_csv(cls, path: str | Path) -> TeacherOutputs:
+        """Teacher logits from a CSV: a ``filename`` column and one column per scene
+        (:data:`ascbench.scenes.SCENES`, in any order); rows keyed by file name. Refused with
+        ``file:line`` for a missing column, a value that is not a finite number or a repeated
+        file name."""
+        import csv
+        import math
+
+        from ascbench.scenes import SCENES
+
+        path = Path(path)
+        if not path.is_file():
+            raise DistillationError(f"{path}: no such logits file; give distillation.logits_file")
+        try:
+            with open(path, newline="", encoding="utf-8-sig") as f:
+                rows = list(csv.reader(f))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DistillationError(f"{path}: cannot read the logits file ({exc})") from exc
+        header = [h.strip() for h in (rows[0] if rows else [])]
+        missing = [c for c in ("filename", *SCENES) if c not in header]
+        if missing:
+            raise DistillationError(
+                f"{path}:1: the header lacks {', '.join(missing)}; write 'filename' and one "
+                "column of logits per scene"
+            )
+        columns = [header.index(c) for c in SCENES]
+        names, values = [], []
+        for line, row in enumerate(rows[1:], start=2):
+            if not any(cell.strip() for cell in row):
+                continue
+            try:
+                logits = [float(row[c]) for c in columns]
+            except (ValueError, IndexError):
+                raise DistillationError(
+                    f"{path}:{line}: a logit is missing or not a number; fix the row"
+                ) from None
+            if not all(math.isfinite(v) for v in logits):
+                raise DistillationError(f"{path}:{line}: a logit is NaN or infinite; fix the row")
+            names.append(row[header.index("filename")].strip())
+            values.append(logits)
+        if not values:
+            raise DistillationError(f"{path}: the logits file has no rows")
+        return cls(torch.tensor(values), names, fingerprint="", source=str(path))
+
+    def to_csv(self, path: str | Path) -> Path:
+        """Write the logits as a CSV that :meth:`from_csv` reads (atomically)."""
+        from ascbench.scenes import SCENES
+
+        if self.num_classes != len(SCENES):
+            raise DistillationError(f"{self.source}: {self.num_classes} classes, not the scenes")
+        lines = [",".join(["filename", *SCENES])]
+        for name, row in zip(self.filenames, self.logits.tolist(), strict=True):
+            lines.append(",".join([name, *(repr(float(v)) for v in row)]))
+        return atomic_write_bytes(path, ("\n".join(lines) + "\n").encode("utf-8"))
+
+
 def distillation_loss(
     student_logits: torch.Tensor,
     teacher_logits: torch.Tensor,

@@ -67,7 +67,7 @@ def specialise(ctx: JobContext, fitted: Fitted, split: TrainingSplit, minutes) -
         train(
             model, ClipSubset(split.train, rows), recipe, epochs=epochs, max_minutes=minutes,
             seed=ctx.job.seed, device=ctx.settings.device, progress=ctx.settings.progress,
-            description=f"{ctx.system.name} device {device}",
+            description=f"{ctx.system.name} device {device}", parts=ctx.training_parts,
         )  # fmt: skip
         by_device[device] = model.cpu().eval()
     ctx.notes.append(

@@ -161,10 +161,16 @@ def check_weights(systems: Sequence[System], weights: Path) -> None:
         raise RunError(f"{weights}: weights file not found")
 
 
-def teacher_of(system: System) -> str | None:
-    """The name of the system whose outputs ``system`` is distilled from, if any."""
+def teachers_of(system: System) -> list[str]:
+    """The names of the systems whose outputs ``system`` is distilled from (none for a system
+    not distilled, or distilled from a stored logits file)."""
     spec = system.recipe.distillation
-    return spec.teacher if spec is not None else None
+    return spec.teacher_systems if spec is not None else []
+
+
+def is_distilled(system: System) -> bool:
+    """Whether ``system`` learns from a teacher's outputs (its weights then depend on them)."""
+    return system.recipe.distillation is not None
 
 
 def plan(systems: Sequence[System], seeds: Sequence[int], registry: Registry) -> list[Job]:
@@ -173,12 +179,12 @@ def plan(systems: Sequence[System], seeds: Sequence[int], registry: Registry) ->
     A student whose teacher was not selected brings its teacher along.
     """
     by_name = {s.name: s for s in systems}
-    for system in list(systems):
-        name = teacher_of(system)
-        while name and name not in by_name:
-            teacher = registry.system(name)
-            by_name[name] = teacher
-            name = teacher_of(teacher)
+    pending = [t for s in systems for t in teachers_of(s)]
+    while pending:
+        name = pending.pop()
+        if name not in by_name:
+            by_name[name] = registry.system(name)
+            pending.extend(teachers_of(by_name[name]))
     ordered: list[str] = []
 
     def visit(name: str, path: tuple[str, ...]) -> None:
@@ -186,8 +192,7 @@ def plan(systems: Sequence[System], seeds: Sequence[int], registry: Registry) ->
             return
         if name in path:
             raise RunError(f"distillation cycle: {' -> '.join((*path, name))}")
-        teacher = teacher_of(by_name[name])
-        if teacher:
+        for teacher in teachers_of(by_name[name]):
             visit(teacher, (*path, name))
         ordered.append(name)
 
@@ -205,11 +210,8 @@ def dependencies(jobs: Sequence[Job], registry: Registry) -> dict[Job, list[Job]
     deps: dict[Job, list[Job]] = {}
     for job in jobs:
         system = registry.system(job.system)
-        wait: list[Job] = []
-        teacher = teacher_of(system)
-        if teacher is not None and Job(teacher, job.seed) in present:
-            wait.append(Job(teacher, job.seed))
-        if teacher is None:  # a distilled model depends on its teacher: never shared
+        wait = [Job(t, job.seed) for t in teachers_of(system) if Job(t, job.seed) in present]
+        if not is_distilled(system):  # a distilled model depends on its teacher: never shared
             identity = json.dumps(training_identity(system), sort_keys=True, default=str)
             earlier = first_training.setdefault((identity, job.seed), job)
             if earlier != job:
@@ -222,7 +224,7 @@ def training_identity(system: System) -> dict:
     """What determines a system's trained weights besides data, seed, budget and machine: its
     plugin, frontend, model and recipe (not its compressors). Systems with the same identity,
     e.g. one report's pruning rates, train the same model; a distilled system also depends on
-    its teacher, so its weights are never shared (see :func:`teacher_of`)."""
+    its teacher, so its weights are never shared (see :func:`teachers_of`)."""
     return {
         "frontend": system.frontend.model_dump(),
         "model": system.model.model_dump(),

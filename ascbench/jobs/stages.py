@@ -11,10 +11,12 @@ the entry will carry) and what the stage before it returned.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ascbench.jobs.artifacts import ArtifactStore, load_trained, save_trained
@@ -26,7 +28,7 @@ from ascbench.jobs.plan import (
     RunError,
     RunSettings,
     default_epochs,
-    teacher_of,
+    teachers_of,
     training_identity,
 )
 
@@ -55,6 +57,8 @@ class JobContext:
     artifacts: ArtifactStore
     #: lines the entry's complexity report carries (``flags``), added by the stages
     notes: list[str] = field(default_factory=list)
+    #: the recipe's registered augmentations and lr schedule, built with the system
+    training_parts: Any = None
 
     def say(self, message: str) -> None:
         """A status line on stderr, between progress bars when they are shown."""
@@ -165,8 +169,9 @@ class Fitted:
 
 
 def teacher_targets(ctx: JobContext, features: Features, split: TrainingSplit):
-    """The distillation targets of a student (its teacher's stored outputs on the training
-    rows it trains on), or None for a system that is not distilled."""
+    """The distillation targets of a student, or None for a system that is not distilled: the
+    stored outputs of its teacher (or the mean of its teachers' logits), or a logits file, on
+    the training rows it trains on."""
     import torch
 
     from ascbench.clips import ClipSubset
@@ -175,18 +180,30 @@ def teacher_targets(ctx: JobContext, features: Features, split: TrainingSplit):
     spec = ctx.system.recipe.distillation
     if spec is None:
         return None
-    path = ctx.artifacts.teacher_outputs(spec.teacher, ctx.job.seed)
+    if spec.logits_file is not None:
+        outputs = [TeacherOutputs.from_csv(Path(spec.logits_file).expanduser())]
+    else:
+        outputs = [_stored_teacher_outputs(ctx, name, features) for name in spec.teacher_systems]
+    teacher = outputs[0].targets(spec, features.train.filenames)
+    if len(outputs) > 1:
+        aligned = [o.align(features.train.filenames) for o in outputs]
+        teacher = dataclasses.replace(teacher, logits=torch.stack(aligned).mean(0))
+    if isinstance(split.train, ClipSubset):
+        rows = torch.as_tensor(split.train.rows)
+        teacher = dataclasses.replace(teacher, logits=torch.as_tensor(teacher.logits)[rows])
+    return teacher
+
+
+def _stored_teacher_outputs(ctx: JobContext, name: str, features: Features):
+    from ascbench.compressors import TeacherOutputs
+
+    path = ctx.artifacts.teacher_outputs(name, ctx.job.seed)
     if not path.exists():
         raise RunError(
-            f"{path}: the outputs of teacher '{spec.teacher}' (seed {ctx.job.seed}) are "
-            f"missing; run the teacher first (`ascbench run --system {spec.teacher}`) or both "
-            "together"
+            f"{path}: the outputs of teacher '{name}' (seed {ctx.job.seed}) are missing; run "
+            f"the teacher first (`ascbench run --system {name}`) or both together"
         )
-    outputs = TeacherOutputs.load(path, fingerprint=features_fingerprint(features.train))
-    teacher = outputs.targets(spec, features.train.filenames)
-    if isinstance(split.train, ClipSubset):
-        teacher.logits = torch.as_tensor(teacher.logits)[split.train.rows]
-    return teacher
+    return TeacherOutputs.load(path, fingerprint=features_fingerprint(features.train))
 
 
 def scheduled_epochs(ctx: JobContext, built: BuiltSystem, epochs: int) -> int:
@@ -227,7 +244,8 @@ def trained_weights_path(ctx: JobContext, epochs: int, minutes: float | None):
 
 
 def epochs_for_time(
-    model: torch.nn.Module, clips, recipe, minutes: float, max_epochs: int, device: str, seed: int
+    model: torch.nn.Module, clips, recipe, minutes: float, max_epochs: int, device: str, seed: int,
+    parts=None,
 ) -> tuple[int, float]:
     """How many epochs of ``recipe`` fit in ``minutes``, timed on a copy of ``model`` over a
     few batches; returns ``(epochs, estimated seconds per epoch)``. The learning-rate schedule
@@ -241,7 +259,7 @@ def epochs_for_time(
     start = time.perf_counter()
     train(
         copy.deepcopy(model), ClipSubset(clips, range(n)), recipe, epochs=1, seed=seed,
-        device=device, progress=False, description="timing",
+        device=device, progress=False, description="timing", parts=parts,
     )  # fmt: skip
     per_epoch = (time.perf_counter() - start) * len(clips) / n
     return max(1, min(max_epochs, int(minutes * 60 // max(per_epoch, 1e-6)))), per_epoch
@@ -254,7 +272,8 @@ def train_model(ctx, model, split: TrainingSplit, teacher, epochs: int, minutes)
     settings, system = ctx.settings, ctx.system
     if minutes is not None:
         epochs, per_epoch = epochs_for_time(
-            model, split.train, system.recipe, minutes, epochs, settings.device, ctx.job.seed
+            model, split.train, system.recipe, minutes, epochs, settings.device, ctx.job.seed,
+            ctx.training_parts,
         )
         ctx.notes.append(
             f"time budget {minutes:g} min: about {per_epoch:.1f} s per epoch measured, "
@@ -265,7 +284,7 @@ def train_model(ctx, model, split: TrainingSplit, teacher, epochs: int, minutes)
         model, split.train, system.recipe, epochs=epochs,
         max_minutes=None if minutes is None else 1.5 * minutes, seed=ctx.job.seed,
         device=settings.device, progress=settings.progress, description=system.name,
-        teacher=teacher, valid=split.valid,
+        teacher=teacher, valid=split.valid, parts=ctx.training_parts,
     )  # fmt: skip
     ctx.notes.extend(f"training: {n}" for n in result.notes)
     if result.best_epoch is not None:
@@ -382,7 +401,7 @@ def compression_context(
         train(
             m, features.train, recipe, epochs=ft_epochs, max_minutes=minutes, seed=seed,
             device=settings.device, progress=settings.progress,
-            description=f"{system.name} fine-tune",
+            description=f"{system.name} fine-tune", parts=ctx.training_parts,
         )  # fmt: skip
         return m.cpu().eval()
 
@@ -454,7 +473,7 @@ def features_fingerprint(features) -> str:
 
 def has_students(system: System, registry: Registry) -> bool:
     """Whether any registered system distils from ``system``."""
-    return any(teacher_of(s) == system.name for s in registry.systems())
+    return any(system.name in teachers_of(s) for s in registry.systems())
 
 
 def save_teacher_outputs(ctx: JobContext, model, features: Features) -> None:

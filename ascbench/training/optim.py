@@ -223,8 +223,19 @@ def build_schedule(
     recipe: TrainingRecipe,
     epochs: int,
     steps_per_epoch: int,
+    lr_schedule: Callable[[float, int], float] | None = None,
 ) -> LrSchedule:
-    """The recipe's schedule over ``epochs`` budgeted epochs of ``steps_per_epoch`` steps."""
+    """The recipe's schedule over ``epochs`` budgeted epochs of ``steps_per_epoch`` steps;
+    ``lr_schedule`` is the built ``recipe.lr_schedule`` (a registered schedule), which runs
+    through the report's ``recipe.epochs`` in proportion to the budgeted steps."""
+    if lr_schedule is not None:
+        total = max(1, epochs * steps_per_epoch)
+
+        def factor(step: int) -> float:
+            return float(lr_schedule(step / total * recipe.epochs, recipe.epochs))
+
+        sched = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda=factor)
+        return LrSchedule(optimizer, recipe.lr_schedule.name, "step", sched, total)
     name = recipe.scheduler
     params = dict(recipe.scheduler_params)
     _check_keys(f"scheduler_params for {name}", params, SCHEDULER_KEYS[name])

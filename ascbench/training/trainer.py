@@ -40,6 +40,7 @@ from ascbench.training.errors import RecipeError, TrainingDiverged, TrainingErro
 from ascbench.training.losses import distillation_loss, focal_loss, one_hot, soft_cross_entropy
 from ascbench.training.optim import LrSchedule, build_optimizer, build_schedule
 from ascbench.training.options import MEMORY_FORMATS, RecipeOptions
+from ascbench.training.parts import NO_PARTS, TrainingParts
 from ascbench.training.results import EpochRecord, TrainResult
 
 __all__ = [
@@ -189,8 +190,10 @@ def augment_batch(
     recipe: TrainingRecipe,
     opts: RecipeOptions,
     rng: np.random.Generator,
+    parts: TrainingParts = NO_PARTS,
 ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """The recipe's training augmentations in order: crop, shifts, mixup, SpecAugment.
+    """The recipe's training augmentations in order: crop, shifts, mixup, SpecAugment, then
+    the registered ones of ``parts`` (``recipe.augmentations``).
 
     ``targets`` are ``(B, K)`` soft labels (and teacher probabilities), mixed like ``x``.
     """
@@ -204,6 +207,8 @@ def augment_batch(
         x, targets = mixup(x, targets, recipe.mixup_alpha, opts.mixup_mode, rng)
     if recipe.specaugment is not None:
         x = spec_augment(x, recipe.specaugment, rng)
+    for augmentation in parts.augmentations:
+        x, targets = augmentation(x, targets, rng)
     return x, targets
 
 
@@ -255,6 +260,7 @@ class TrainingRun:
     num_workers: int = 0
     progress: bool = True
     is_frozen: bool = False
+    parts: TrainingParts = NO_PARTS
 
     @property
     def scored(self) -> torch.nn.Module:
@@ -312,6 +318,7 @@ def start_run(
     seed: int,
     teacher: Teacher | None,
     cleanup: ExitStack,
+    parts: TrainingParts = NO_PARTS,
 ) -> TrainingRun:
     """Seed, place and prepare the model, optimizer, schedule and EMA (in this order, which
     fixes the random draws); ``cleanup`` gets what to undo when the run ends."""
@@ -330,7 +337,7 @@ def start_run(
     cleanup.callback(lambda: [p.requires_grad_(True) for _, p in frozen])
     optimizer = build_optimizer(model.parameters(), recipe)
     per_step, steps_per_epoch = _steps_per_epoch(recipe, opts, n)
-    schedule = build_schedule(optimizer, recipe, budget, steps_per_epoch)
+    schedule = build_schedule(optimizer, recipe, budget, steps_per_epoch, parts.lr_schedule)
     ema = ModelEma(model, recipe.ema_decay) if recipe.ema_decay is not None else None
     result = TrainResult(
         epochs_planned=budget,
@@ -349,7 +356,7 @@ def start_run(
         model, data, recipe, opts, device, "training", num_classes, teacher, teacher_probs,
         frozen, optimizer, schedule, ema, np.random.default_rng(order_seq),
         np.random.default_rng(aug_seq), per_step, result, time.perf_counter(),
-        is_frozen=bool(frozen),
+        is_frozen=bool(frozen), parts=parts,
     )  # fmt: skip
 
 
@@ -372,7 +379,7 @@ def step_inputs(run: TrainingRun, batch: Batch) -> tuple[torch.Tensor, list[torc
     targets = [one_hot(batch.labels, run.num_classes, run.recipe.label_smoothing).to(run.device)]
     if run.teacher_probs is not None:
         targets.append(run.teacher_probs[batch.indices].to(run.device))
-    x, targets = augment_batch(x, targets, run.recipe, run.opts, run.aug_rng)
+    x, targets = augment_batch(x, targets, run.recipe, run.opts, run.aug_rng, run.parts)
     if run.opts.memory_format != "contiguous" and x.ndim == 4:
         x = x.contiguous(memory_format=MEMORY_FORMATS[run.opts.memory_format])
     return x, targets
@@ -547,6 +554,7 @@ def train(
     teacher: Teacher | None = None,
     num_workers: int = 0,
     validate: Validate | None = None,
+    parts: TrainingParts | None = None,
 ) -> TrainResult:
     """Train ``model`` in place with ``recipe`` and return the run's record.
 
@@ -556,7 +564,9 @@ def train(
     ``epochs``). ``valid`` is evaluated after every epoch (with the EMA weights when EMA is
     on); ``checkpoint='best_*'`` uses it, and without it keeps the last weights (said in
     ``notes``). ``validate``, instead of ``valid``, is any callback scoring a model
-    (:data:`Validate`). Raises :class:`TrainingDiverged` when the loss or the weights become
+    (:data:`Validate`). ``parts`` are the recipe's registered augmentations and lr schedule,
+    built (:func:`ascbench.build.build_training_parts`); a recipe that names some needs them.
+    Raises :class:`TrainingDiverged` when the loss or the weights become
     NaN/inf. Frozen parameters get ``requires_grad`` back when the run ends, however it ends.
     """
     budget, opts, checkpoint, notes = _prepare(
@@ -571,12 +581,26 @@ def train(
         run = start_run(
             model, train_data, recipe, opts, dev,
             budget=budget, seed=seed, teacher=teacher, cleanup=cleanup,
+            parts=_checked_parts(recipe, parts),
         )  # fmt: skip
         run.name, run.progress, run.num_workers = description or "training", progress, num_workers
         run.result.max_minutes, run.result.notes = max_minutes, notes
         run_epochs(run, budget, max_minutes, validate, keep)
         finish_run(run, keep)
     return run.result
+
+
+def _checked_parts(recipe: TrainingRecipe, parts: TrainingParts | None) -> TrainingParts:
+    """``parts``, which must hold what ``recipe`` names (built from the registry)."""
+    parts = parts or NO_PARTS
+    if len(parts.augmentations) != len(recipe.augmentations) or (
+        (recipe.lr_schedule is None) != (parts.lr_schedule is None)
+    ):
+        raise RecipeError(
+            "the recipe names registered augmentations or an lr schedule that were not built; "
+            "pass parts=ascbench.build.build_training_parts(registry, system)"
+        )
+    return parts
 
 
 def _diverged(

@@ -21,11 +21,16 @@ RELEASED_CHECKPOINT = "cpmobile_dcase23_c0a7nzin_epoch149.ckpt"
 RELEASED_SHA256 = "41a1ff72cadb90f6ce0345ed961822f7d0a77ab92b5fcafe9e07d00d891ce118"
 
 #: run_training.py defaults: 150 epochs, batch 256, Adam lr 9e-4 with weight decay 1e-4,
-#: frequency masking up to 48 mel bins. The lr schedule (exponential warm-up over 14 epochs,
-#: constant, linear ramp-down from epoch 50 over 84 epochs to 0.005 x lr) and Frequency-
-#: MixStyle (p 0.4, alpha 0.3) are registered recipe parts (ascbench.recipe_parts).
+#: exponential warm-up over 14 epochs, constant, linear ramp-down from epoch 50 over 84 epochs
+#: to 0.005 x lr; Frequency-MixStyle (p 0.4, alpha 0.3); frequency masking up to 48 mel bins.
+#: The schedule and Frequency-MixStyle are registered recipe parts (ascbench.training.parts).
 RECIPE = TrainingRecipe(
     epochs=150, batch_size=256, optimizer="adam", lr=9e-4, weight_decay=1e-4,
+    lr_schedule=ComponentRef(
+        name="exp_warmup_linear_down",
+        params={"warmup": 14, "rampdown_start": 50, "rampdown_length": 84, "last_value": 0.005},
+    ),
+    augmentations=[ComponentRef(name="freq_mixstyle", params={"p": 0.4, "alpha": 0.3})],
     specaugment={"time_masks": 0, "freq_masks": 1, "freq_width": 48},
     time_shift=0.125, shift_mode="roll",
 )  # fmt: skip
