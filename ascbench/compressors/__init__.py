@@ -37,7 +37,7 @@ from ascbench.compressors.distillation import (
 from ascbench.compressors.fold import Affine, FoldBatchNorm, fold_batchnorm
 from ascbench.compressors.fp16 import Float16Storage, Fp16
 from ascbench.compressors.prune import PruneL1
-from ascbench.compressors.quantize import Int8Static, QuantizedEager, float_reference
+from ascbench.compressors.quantize import Int8QAT, Int8Static, QuantizedEager, float_reference
 from ascbench.compressors.storage import (
     ChainSpec,
     StageSpec,
@@ -48,7 +48,9 @@ from ascbench.compressors.storage import (
 )
 
 #: The built-in compressor factories by registry name.
-BUILTIN = {factory.name: factory for factory in (FoldBatchNorm, Fp16, Int8Static, PruneL1)}
+BUILTIN = {
+    factory.name: factory for factory in (FoldBatchNorm, Fp16, Int8Static, Int8QAT, PruneL1)
+}
 
 __all__ = [
     "BUILTIN",
@@ -64,6 +66,7 @@ __all__ = [
     "FoldBatchNorm",
     "FoldPair",
     "Fp16",
+    "Int8QAT",
     "Int8Static",
     "PruneL1",
     "QuantizedEager",

@@ -304,3 +304,96 @@ def _first_line(exc: BaseException) -> str:
     if len(first) > 160:
         first = first[:157] + "..."
     return f"{type(exc).__name__}: {first}"
+
+
+class QatParams(CompressorParams):
+    """Parameters of ``int8_qat``."""
+
+    backend: Literal["fbgemm", "x86", "qnnpack"] = Field(
+        "fbgemm", description="Quantized engine and its default QAT qconfig."
+    )
+    calibration_batches: int = Field(
+        100, ge=1, description="Training batches that set the observers before fine-tuning."
+    )
+    per_channel: bool = Field(True, description="Per-channel weight scales (else per-tensor).")
+    float_modules: list[str] = Field(
+        default_factory=list, description="Module paths kept in float32 (Affine layers always are)."
+    )
+
+
+class Int8QAT(Int8Static):
+    """int8 by quantization-aware training (torch.ao FX): conv+BN(+ReLU) fused into QAT modules
+    with fake quantization of weights and activations, observers set on calibration batches,
+    then fine-tuned with the context's ``finetune`` (the job's training data and recipe; the
+    epochs are ``recipe.extra['finetune_epochs']`` under ``--full``), and converted to the
+    int8 model that is counted and evaluated. Without a ``finetune`` callable (``ascbench
+    profile``) it reduces to calibrated post-training quantization and says so."""
+
+    name = "int8_qat"
+    description = (
+        "int8 by quantization-aware training (torch.ao FX, fbgemm/x86): fake-quantized "
+        "fine-tuning, then conversion; conv+BN+ReLU fused"
+    )
+    Params = QatParams
+    config: QatParams
+
+    def compress(self, model: nn.Module, context: Any) -> nn.Module:
+        from torch.ao.quantization import QConfigMapping, get_default_qat_qconfig
+        from torch.ao.quantization.fx.custom_config import PrepareCustomConfig
+        from torch.ao.quantization.quantize_fx import convert_fx, fuse_fx, prepare_qat_fx
+
+        cfg = self.config
+        if is_quantized(model) or any(isinstance(m, Float16Storage) for m in model.modules()):
+            raise CompressionError("int8_qat needs a float32 model; put it before fp16/int8")
+        if cfg.backend not in torch.backends.quantized.supported_engines:
+            raise CompressionError(f"int8_qat: quantized engine {cfg.backend!r} is not available")
+        torch.backends.quantized.engine = cfg.backend
+        batches = list(calibration_batches(context, cfg.calibration_batches))
+        model = clone_model(model).eval()
+        floats = self._float_names(model)
+        qconfig = get_default_qat_qconfig(cfg.backend)
+        if not cfg.per_channel:
+            from torch.ao.quantization import QConfig, default_fake_quant
+
+            qconfig = QConfig(activation=qconfig.activation, weight=default_fake_quant)
+        mapping = QConfigMapping().set_global(qconfig)
+        custom = PrepareCustomConfig().set_non_traceable_module_classes([Affine])
+        for name in floats:
+            mapping.set_module_name(name, None)
+        custom.set_non_traceable_module_names(floats)
+        with quiet_torch_ao():
+            try:
+                reference = fuse_fx(copy.deepcopy(model)).eval()
+                prepared = prepare_qat_fx(model.train(), mapping, (batches[0],), custom)
+            except Exception as exc:
+                raise CompressionError(
+                    f"int8_qat: {type(model).__name__} cannot be traced by torch.fx "
+                    f"({_first_line(exc)}); keep the failing module in float with float_modules"
+                ) from exc
+            progress(context, f"int8_qat: setting observers on up to {len(batches)} batches")
+            prepared.eval()  # batch-norm statistics stay; the fake-quant observers record ranges
+            with torch.no_grad():
+                for batch in batches:
+                    prepared(batch)
+            finetune = getattr(context, "finetune", None)
+            if callable(finetune):
+                progress(context, "int8_qat: quantization-aware fine-tuning")
+                prepared = finetune(prepared.train())
+                how = "fine-tuned with fake quantization"
+            else:
+                how = "not fine-tuned (no finetune callable: post-training quantization)"
+            quantized = convert_fx(prepared.cpu().eval())
+        self._check_runs(quantized, batches[0], "fx")
+        _set_float_reference(quantized, reference)
+        scales = "per-channel" if cfg.per_channel else "per-tensor"
+        note(context, f"int8 QAT, {cfg.backend} engine, {scales} weights; {how}")
+        if floats:
+            note(context, f"kept in float32: {', '.join(floats)}")
+        return quantized
+
+    def restructure(self, model: nn.Module, input_shape: tuple[int, ...]) -> nn.Module:
+        """The converted structure is the FX int8 one (loading a saved QAT model)."""
+        cfg = self.config
+        static = Int8Static(mode="fx", backend=cfg.backend, per_channel=cfg.per_channel,
+                            float_modules=cfg.float_modules)  # fmt: skip
+        return static.restructure(model, input_shape)

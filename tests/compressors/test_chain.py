@@ -82,7 +82,7 @@ def test_chain_needs_rules_and_shape():
 
 
 def test_steps_from_names_and_bad_names(dcase2021):
-    assert set(BUILTIN) == {"fold_batchnorm", "fp16", "int8_static", "prune_l1"}
+    assert set(BUILTIN) == {"fold_batchnorm", "fp16", "int8_static", "int8_qat", "prune_l1"}
     with pytest.raises(CompressionError, match="unknown compressor 'zip'"):
         build_steps([("zip", {})])
     with pytest.raises(CompressionError, match="prune_l1.*amount"):
