@@ -86,20 +86,29 @@ def build_evaluators(registry: Registry, system: System) -> dict[str, Any]:
     }
 
 
-def build_training_parts(registry: Registry, system: System):
-    """The registered augmentations and lr schedule ``system.recipe`` names, built."""
+def build_training_parts(registry: Registry, system: System, frontend: Any = None):
+    """The registered augmentations and lr schedule ``system.recipe`` names, built; waveform
+    augmentations get the frontend's sample rate (``frontend``, built when not given)."""
     from ascbench.training.parts import TrainingParts
 
     recipe = system.recipe
+    features, waveform = [], []
+    for ref in recipe.augmentations:
+        entry = registry.get("augmentation", ref.name)
+        if getattr(entry.factory, "stage", "features") == "waveform":
+            frontend = frontend if frontend is not None else build_frontend(registry, system)
+            sample_rate = int(getattr(frontend, "sample_rate", 0) or 0)
+            waveform.append(entry.build(**{"sample_rate": sample_rate, **ref.params}))
+        else:
+            features.append(entry.build(**ref.params))
     schedule = recipe.lr_schedule
     return TrainingParts(
-        augmentations=tuple(
-            registry.get("augmentation", ref.name).build(**ref.params)
-            for ref in recipe.augmentations
-        ),
+        augmentations=tuple(features),
         lr_schedule=None
         if schedule is None
         else registry.get("lr_schedule", schedule.name).build(**schedule.params),
+        waveform_augmentations=tuple(waveform),
+        frontend=frontend if waveform else None,
     )
 
 
@@ -132,5 +141,5 @@ def build_system(
         model=build_model(registry, system, shape, ruleset.num_classes),
         compressor_steps=build_compressor_steps(registry, system),
         evaluators=build_evaluators(registry, system),
-        training_parts=build_training_parts(registry, system),
+        training_parts=build_training_parts(registry, system, frontend),
     )

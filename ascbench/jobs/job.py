@@ -72,7 +72,7 @@ def run_stages(ctx: stages.JobContext, epochs: int, minutes: float | None) -> st
         frontend=frontend,
         input_shape=features.input_shape,
     )
-    ctx.training_parts = built.training_parts
+    ctx.training_parts = stages.with_training_audio(ctx, built.training_parts)
     fitted = stages.fit(ctx, built, features, split, epochs, minutes)
     compress = stages.compress
     if ctx.system.device_specific is not None:  # one model per device (DCASE 2025)

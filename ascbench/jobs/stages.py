@@ -102,6 +102,25 @@ def extract_features(ctx: JobContext, frontend) -> Features:
     return Features(train=split["train"], test=split["test"])
 
 
+def with_training_audio(ctx: JobContext, parts):
+    """``parts`` with the training split's audio when the recipe augments waveforms (the
+    trainer then computes features on the fly; :mod:`ascbench.features.waveforms`)."""
+    if parts is None or not parts.waveform_augmentations:
+        return parts
+    from ascbench.features.waveforms import load_audio_store
+
+    names = ", ".join(type(a).__name__ for a in parts.waveform_augmentations)
+    ctx.say(f"training audio for waveform augmentation ({names}); features computed per batch")
+    audio = load_audio_store(ctx.dataset, "train", parts.frontend.sample_rate,
+                             workers=ctx.settings.decode_threads,
+                             progress=ctx.settings.progress)  # fmt: skip
+    ctx.notes.append(
+        f"waveform augmentation ({names}): training features computed per batch from "
+        f"{len(audio):,} clips held in memory, not read from the feature cache"
+    )
+    return dataclasses.replace(parts, audio=audio)
+
+
 # -- fit -----------------------------------------------------------------------------------------
 def validation_rows(clips: Sequence[Any]) -> tuple[list[int], list[int]]:
     """``(train rows, validation rows)`` of a training split, location-disjoint.

@@ -18,6 +18,7 @@ from pathlib import Path
 from ascbench.leaderboard import degeneracy
 from ascbench.leaderboard._io import atomic_write_text
 from ascbench.leaderboard.board import BoardRow, Leaderboard, Stat, board_filename
+from ascbench.leaderboard.entry import LeaderboardEntry
 
 _QUANTITY_LABEL = {
     "parameters": "params",
@@ -231,6 +232,30 @@ def system_notes(board: Leaderboard) -> list[tuple[str, list[str]]]:
     return out
 
 
+def stages_table(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
+    """One line per compression stage of each system with a chain (its lowest seed): the
+    model's complexity, compliance and scores after that stage."""
+    headers = ["System", "Seed", "Stage", "Params", "Non-zero", "Bytes", "MACs", "Status",
+               "Acc. %", "Log loss"]  # fmt: skip
+    rows = []
+    first: dict[str, LeaderboardEntry] = {}
+    for entry in board.entries:
+        first.setdefault(entry.system.name, entry)
+    for name, entry in first.items():
+        if len(entry.stages) < 2:
+            continue
+        for stage in entry.stages:
+            c, m = stage.complexity, stage.metrics
+            rows.append([
+                name, str(entry.seed), stage.name,
+                _int(c.parameters if c else None), _int(c.nonzero_parameters if c else None),
+                _int(c.bytes if c else None), _int(c.macs if c else None),
+                stage.compliance.status if stage.compliance else "—",
+                _float(m.accuracy if m else None, 1), _float(m.log_loss if m else None, 3),
+            ])  # fmt: skip
+    return headers, rows
+
+
 def provenance_table(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
     """One line per entry: where and how it was produced."""
     headers = [
@@ -364,6 +389,10 @@ def render_markdown(board: Leaderboard, *, plot_file: str | None = None) -> str:
         for system, items in sys_notes:
             parts.append(f"- **{_md(system)}**")
             parts += [f"  - {_md(item)}" for item in items]
+    headers, rows = stages_table(board)
+    if rows:
+        parts += ["", "## Compression stages", "",
+                  markdown_table(headers, rows, {1, 3, 4, 5, 6, 8, 9})]  # fmt: skip
     headers, rows = provenance_table(board)
     parts += ["", "## Provenance", "", markdown_table(headers, rows, {1}), ""]
     return "\n".join(parts)
@@ -463,6 +492,10 @@ def render_html(board: Leaderboard, *, svg: str | None = None) -> str:
             inner = "".join(f"<li>{esc(i)}</li>" for i in items)
             parts.append(f"<li><strong>{esc(system)}</strong><ul>{inner}</ul></li>")
         parts.append("</ul>")
+    headers, rows = stages_table(board)
+    if rows:
+        parts += ["<h2>Compression stages</h2>",
+                  html_table(headers, rows, {1, 3, 4, 5, 6, 8, 9})]  # fmt: skip
     headers, rows = provenance_table(board)
     parts += ["<h2>Provenance</h2>", html_table(headers, rows, {1}), "</body>", "</html>", ""]
     return "\n".join(parts)

@@ -6,11 +6,19 @@ from the registry into a :class:`TrainingParts`, which the trainer applies. ascb
 the parts below through the same hooks (``register_augmentations``, ``register_lr_schedules``).
 
 **Augmentation** contract: the factory, called with the ref's params, returns an object with
-``stage = "features"`` and ``__call__(x, targets, rng) -> (x, targets)``, where ``x`` is a
-training batch of features ``(batch, channels, freq, time)``, ``targets`` the list of
-``(batch, classes)`` soft targets (labels, then teacher probabilities) to mix alongside ``x``
-when the augmentation mixes examples, and ``rng`` the run's :class:`numpy.random.Generator`
-(seeded, so a run repeats). They run after the recipe's own augmentations, in order.
+a ``stage`` and a ``__call__``:
+
+- ``stage = "features"``: ``__call__(x, targets, rng) -> (x, targets)``, where ``x`` is a
+  training batch of features ``(batch, channels, freq, time)``, ``targets`` the list of
+  ``(batch, classes)`` soft targets (labels, then teacher probabilities) to mix alongside
+  ``x`` when the augmentation mixes examples, and ``rng`` the run's
+  :class:`numpy.random.Generator` (seeded, so a run repeats). They run after the recipe's
+  own augmentations, in order.
+- ``stage = "waveform"`` (a class attribute of the factory): the factory also receives
+  ``sample_rate`` (the frontend's); ``__call__(wave, targets, rng, devices) -> (wave,
+  targets)`` on the batch's audio ``(batch, samples)`` with each clip's device. A recipe with
+  one trains on features computed on the fly from augmented audio held in memory
+  (:mod:`ascbench.features.waveforms`) instead of the feature cache.
 
 **Schedule** contract: the factory returns ``f(epoch, epochs) -> factor`` of the recipe's
 ``lr``; ``epoch`` is the position in *the report's* epochs (a float: the budgeted run's
@@ -46,10 +54,36 @@ LrFactor = Callable[[float, int], float]
 
 @dataclass(frozen=True)
 class TrainingParts:
-    """A recipe's registered parts, built: augmentations in order, and the lr schedule."""
+    """A recipe's registered parts, built: feature augmentations in order, the lr schedule,
+    and the waveform augmentations with what they need (the frontend, the training audio)."""
 
     augmentations: Sequence[BatchAugmentation] = field(default_factory=tuple)
     lr_schedule: LrFactor | None = None
+    waveform_augmentations: Sequence[Any] = field(default_factory=tuple)
+    #: the system's frontend (audio -> features), for waveform augmentations
+    frontend: Any = None
+    #: the training audio (:class:`ascbench.features.waveforms.AudioStore`), set by the job
+    audio: Any = None
+
+    @property
+    def count(self) -> int:
+        """How many registered augmentations these parts hold (both stages)."""
+        return len(self.augmentations) + len(self.waveform_augmentations)
+
+    def features_of(
+        self, filenames: Sequence[str], devices: Sequence[str], targets: list[torch.Tensor],
+        rng: np.random.Generator,
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:  # fmt: skip
+        """A batch's features computed from its audio after the waveform augmentations."""
+        if self.audio is None or self.frontend is None:
+            raise RecipeError(
+                "the recipe augments waveforms but the training audio was not loaded; pass "
+                "parts with audio=ascbench.features.waveforms.load_audio_store(...)"
+            )
+        wave = self.audio.get(filenames)
+        for augmentation in self.waveform_augmentations:
+            wave, targets = augmentation(wave, targets, rng, list(devices))
+        return self.frontend(wave), targets
 
 
 NO_PARTS = TrainingParts()
@@ -91,6 +125,66 @@ class FreqMixStyle:
         mu_mix = mu * lam + mu[perm] * (1 - lam)
         sig_mix = sig * lam + sig[perm] * (1 - lam)
         return (x - mu) / sig * sig_mix + mu_mix, targets
+
+
+class DeviceImpulseResponse:
+    """Device impulse-response augmentation (CP-JKU, DCASE 2023): with probability ``p``, a
+    clip recorded on one of ``devices`` is convolved with an impulse response drawn at random
+    from the ``.wav`` files under ``folder`` (read at the frontend's sample rate) and cut back
+    to its length, so that a device-A recording sounds as if made on another device."""
+
+    name = "device_ir"
+    description = "convolve device-A clips with a random device impulse response (folder, p)"
+    stage = "waveform"
+
+    def __init__(self, folder: str, p: float = 0.6, devices: Sequence[str] = ("a",),
+                 sample_rate: int = 32000) -> None:  # fmt: skip
+        from pathlib import Path
+
+        from ascbench.data.audio import load_audio
+
+        root = Path(folder).expanduser()
+        files = sorted(root.rglob("*.wav")) if root.is_dir() else []
+        if not files:
+            raise RecipeError(
+                f"device_ir: {root} holds no .wav impulse responses; give the folder of the "
+                "device impulse responses (e.g. MicIRP) as params.folder"
+            )
+        if not 0.0 <= float(p) <= 1.0:
+            raise RecipeError(f"device_ir: p must be between 0 and 1, got {p!r}")
+        self.p, self.devices = float(p), set(devices)
+        self.responses = [load_audio(f, sample_rate).astype(np.float64) for f in files]
+        self.files = [f.name for f in files]
+
+    def __call__(self, wave, targets, rng, devices):
+        import scipy.signal
+
+        out = wave.clone()
+        n = wave.shape[1]
+        for i, device in enumerate(devices):
+            if device in self.devices and rng.random() < self.p:
+                ir = self.responses[int(rng.integers(len(self.responses)))]
+                x = wave[i].double().numpy()
+                out[i] = torch.from_numpy(scipy.signal.fftconvolve(x, ir)[:n]).to(wave.dtype)
+        return out, targets
+
+
+class WaveformRoll:
+    """Roll each clip's waveform in time by a random shift in ``[-max_shift, max_shift]``
+    samples (CP-JKU: 4,000 at 32 kHz), wrapping around."""
+
+    name = "waveform_roll"
+    description = "roll each waveform by up to +-max_shift samples"
+    stage = "waveform"
+
+    def __init__(self, max_shift: int = 4000, sample_rate: int = 32000) -> None:
+        if int(max_shift) < 0:
+            raise RecipeError(f"waveform_roll: max_shift must not be negative, got {max_shift!r}")
+        self.max_shift = int(max_shift)
+
+    def __call__(self, wave, targets, rng, devices):
+        shifts = rng.integers(-self.max_shift, self.max_shift, size=wave.shape[0], endpoint=True)
+        return torch.stack([w.roll(int(s)) for w, s in zip(wave, shifts, strict=True)]), targets
 
 
 # -- schedules -------------------------------------------------------------------------------
@@ -156,5 +250,5 @@ exp_warmup_linear_down.description = (  # type: ignore[attr-defined]
 )
 
 #: ascbench's own parts, registered by :mod:`ascbench.builtin`.
-BUILTIN_AUGMENTATIONS: tuple[Any, ...] = (FreqMixStyle,)
+BUILTIN_AUGMENTATIONS: tuple[Any, ...] = (FreqMixStyle, DeviceImpulseResponse, WaveformRoll)
 BUILTIN_LR_SCHEDULES: tuple[Any, ...] = (warmup_cosine, exp_warmup_linear_down)

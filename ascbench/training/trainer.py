@@ -374,11 +374,15 @@ def _check_labels(batch: Batch, num_classes: int) -> None:
 
 def step_inputs(run: TrainingRun, batch: Batch) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """A batch's augmented features and targets (soft labels, teacher probabilities)."""
-    x = batch.features.to(run.device)
     _check_labels(batch, run.num_classes)
     targets = [one_hot(batch.labels, run.num_classes, run.recipe.label_smoothing).to(run.device)]
     if run.teacher_probs is not None:
         targets.append(run.teacher_probs[batch.indices].to(run.device))
+    if run.parts.waveform_augmentations:  # features of augmented audio, not the cache's
+        x, targets = run.parts.features_of(batch.filenames, batch.devices, targets, run.aug_rng)
+        x = x.to(run.device)
+    else:
+        x = batch.features.to(run.device)
     x, targets = augment_batch(x, targets, run.recipe, run.opts, run.aug_rng, run.parts)
     if run.opts.memory_format != "contiguous" and x.ndim == 4:
         x = x.contiguous(memory_format=MEMORY_FORMATS[run.opts.memory_format])
@@ -593,7 +597,7 @@ def train(
 def _checked_parts(recipe: TrainingRecipe, parts: TrainingParts | None) -> TrainingParts:
     """``parts``, which must hold what ``recipe`` names (built from the registry)."""
     parts = parts or NO_PARTS
-    if len(parts.augmentations) != len(recipe.augmentations) or (
+    if parts.count != len(recipe.augmentations) or (
         (recipe.lr_schedule is None) != (parts.lr_schedule is None)
     ):
         raise RecipeError(

@@ -127,3 +127,82 @@ def test_a_plugins_augmentation_and_schedule_reach_the_trainer(tmp_path, monkeyp
     assert [round(e.lr / 0.01, 4) for e in short.history] == [1.0, 0.25]
     with pytest.raises(RecipeError, match="not built"):
         train(TinyNet(), data, recipe, seed=0, progress=False)
+
+
+def _write_irs(folder, responses, rate=16000):
+    import soundfile as sf
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, ir in enumerate(responses):
+        sf.write(folder / f"ir{i}.wav", np.asarray(ir, dtype=np.float32), rate, subtype="FLOAT")
+    return folder
+
+
+def test_device_ir_convolves_only_the_chosen_devices_clips(tmp_path):
+    from ascbench.training.parts import DeviceImpulseResponse
+
+    delay = np.zeros(8)
+    delay[3] = 0.5  # a 3-sample delay at half gain
+    aug = DeviceImpulseResponse(str(_write_irs(tmp_path / "irs", [delay])), p=1.0,
+                                sample_rate=16000)  # fmt: skip
+    wave = torch.randn(3, 100, generator=torch.Generator().manual_seed(0))
+    out, targets = aug(wave, ["t"], np.random.default_rng(0), ["a", "b", "a"])
+    assert targets == ["t"]
+    expected = torch.zeros(100)
+    expected[3:] = 0.5 * wave[0, :97]
+    assert torch.allclose(out[0], expected, atol=1e-6)
+    assert torch.equal(out[1], wave[1])  # device b: untouched
+    none, _ = DeviceImpulseResponse(str(tmp_path / "irs"), p=0.0, sample_rate=16000)(
+        wave, [], np.random.default_rng(0), ["a"] * 3
+    )
+    assert torch.equal(none, wave)
+    with pytest.raises(RecipeError, match="holds no .wav impulse responses"):
+        DeviceImpulseResponse(str(tmp_path / "empty"))
+
+
+def test_waveform_roll_wraps_each_clip_by_its_own_shift():
+    from ascbench.training.parts import WaveformRoll
+
+    wave = torch.arange(20.0).repeat(4, 1)
+    out, _ = WaveformRoll(max_shift=5)(wave, [], np.random.default_rng(1), ["a"] * 4)
+    shifts = np.random.default_rng(1).integers(-5, 5, size=4, endpoint=True)
+    for row, s in zip(out, shifts, strict=True):
+        assert torch.equal(row, wave[0].roll(int(s)))
+
+
+def test_waveform_augmentations_train_on_features_computed_per_batch(tmp_path):
+    from ascbench.features.waveforms import AudioStore
+    from ascbench.frontends import LogMel
+    from ascbench.training.parts import TrainingParts, WaveformRoll
+
+    frontend = LogMel(sample_rate=8000, n_fft=256, hop_length=128, n_mels=8, log="ln",
+                      amin=1e-5)  # fmt: skip
+    n = 32
+    gen = torch.Generator().manual_seed(0)
+    audio = torch.randn(n, 2000, generator=gen) * (1 + torch.arange(n).view(-1, 1) % 10)
+    names = [f"clip{i}.wav" for i in range(n)]
+    cached = frontend(audio)
+    from ascbench.training import TensorClips
+
+    data = TensorClips(cached, torch.arange(n) % 10, ["a"] * n, names)
+    seen = []
+
+    class Spy:
+        stage = "waveform"
+
+        def __call__(self, wave, targets, rng, devices):
+            seen.append((tuple(wave.shape), devices[:1]))
+            return wave, targets
+
+    recipe = TrainingRecipe(epochs=2, batch_size=8,
+                            augmentations=[ComponentRef(name="spy"),
+                                           ComponentRef(name="waveform_roll")])  # fmt: skip
+    store = AudioStore(audio.numpy().astype(np.float16), names, 8000)
+    parts = TrainingParts(waveform_augmentations=(Spy(), WaveformRoll(100)), frontend=frontend,
+                          audio=store)  # fmt: skip
+    model = TinyNet()
+    train(model, data, recipe, seed=0, progress=False, parts=parts)
+    assert len(seen) == 2 * n // 8 and seen[0] == ((8, 2000), ["a"])
+    with pytest.raises(RecipeError, match="training audio was not loaded"):
+        train(TinyNet(), data, recipe, seed=0, progress=False,
+              parts=TrainingParts(waveform_augmentations=(Spy(), Spy()), frontend=frontend))  # fmt: skip

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 from ascbench import ModelEntry, System, hookimpl
-from ascbench.systems import ComponentRef, ReportedResults, TrainingRecipe
+from ascbench.systems import ComponentRef, Distillation, ReportedResults, TrainingRecipe
 from ascbench_schmid2023.cp_mobile import cp_mobile
 
 REPORT = (
@@ -61,26 +63,76 @@ def register_models() -> list[ModelEntry]:
     ]
 
 
+#: Environment variables that switch on the full recipe (``schmid2023_cpmobile_full``).
+DEVICE_IRS_ENV = "ASCBENCH_DEVICE_IRS"
+TEACHER_LOGITS_ENV = "ASCBENCH_CPMOBILE_TEACHER_LOGITS"
+
+
+def _system(name: str, title: str, recipe: TrainingRecipe, deviations: list[str]) -> System:
+    return System(
+        name=name,
+        title=title,
+        report=REPORT,
+        challenge="dcase2023",
+        frontend=FRONTEND,
+        model=ComponentRef(name="cp_mobile", params={"weights": None}),
+        recipe=recipe,
+        compressors=[ComponentRef(name="int8_qat")],
+        reported=ReportedResults(
+            source="released checkpoint README and the authors' NeSsi (helpers/nessi.py) "
+            "on a 1 x 1 x 256 x 64 input; after fuse_model(): 124,862 params, 29,561,088 MACs",
+            parameters=126952,
+            macs=28893268,
+            counting="torchinfo total_params (weights, BN affine terms, GRN scalars; BN "
+            "running statistics excluded) and total_mult_adds before fusion, batch 1",
+        ),
+        deviations=deviations,
+    )
+
+
+def full_recipe(device_irs: str, teacher_logits: str) -> TrainingRecipe:
+    """The authors' whole recipe: ``RECIPE`` plus device impulse-response augmentation
+    (p 0.6 on device-A clips, the IR folder given), waveform rolling by up to 4,000 samples
+    instead of feature rolling, and distillation from the teacher ensemble's stored logits
+    (T 2, lambda 0.02: loss = 0.02 * CE + 0.98 * T^2 * KL)."""
+    return RECIPE.model_copy(
+        update={
+            "time_shift": 0.0,
+            "augmentations": [
+                ComponentRef(name="device_ir", params={"folder": device_irs, "p": 0.6}),
+                ComponentRef(name="waveform_roll", params={"max_shift": 4000}),
+                *RECIPE.augmentations,
+            ],
+            "distillation": Distillation(
+                logits_file=teacher_logits, temperature=2.0, weight=0.98
+            ),  # fmt: skip
+        }
+    )
+
+
 @hookimpl
 def register_systems() -> list[System]:
-    return [
-        System(
-            name="schmid2023_cpmobile",
-            title="CP-Mobile (CP-JKU, DCASE 2023 rank 1): 256 Kaldi mels, 127 K params, int8",
-            report=REPORT,
-            challenge="dcase2023",
-            frontend=FRONTEND,
-            model=ComponentRef(name="cp_mobile", params={"weights": None}),
-            recipe=RECIPE,
-            compressors=[ComponentRef(name="int8_qat")],
-            reported=ReportedResults(
-                source="released checkpoint README and the authors' NeSsi (helpers/nessi.py) "
-                "on a 1 x 1 x 256 x 64 input; after fuse_model(): 124,862 params, 29,561,088 MACs",
-                parameters=126952,
-                macs=28893268,
-                counting="torchinfo total_params (weights, BN affine terms, GRN scalars; BN "
-                "running statistics excluded) and total_mult_adds before fusion, batch 1",
-            ),
-            deviations=list(DEVIATIONS),
+    systems = [
+        _system(
+            "schmid2023_cpmobile",
+            "CP-Mobile (CP-JKU, DCASE 2023 rank 1): 256 Kaldi mels, 127 K params, QAT int8",
+            RECIPE,
+            list(DEVIATIONS),
         )
     ]
+    irs, logits = os.environ.get(DEVICE_IRS_ENV), os.environ.get(TEACHER_LOGITS_ENV)
+    if irs and logits:  # the full recipe needs the user's IR folder and teacher logits
+        systems.append(
+            _system(
+                "schmid2023_cpmobile_full",
+                "CP-Mobile with the full recipe: device IRs, waveform roll, Frequency-"
+                "MixStyle, distillation from stored teacher logits, QAT int8",
+                full_recipe(irs, logits),
+                [
+                    DEVIATIONS[0],
+                    DEVIATIONS[3],
+                    f"Device impulse responses from {irs}; teacher logits from {logits}.",
+                ],
+            )
+        )
+    return systems
