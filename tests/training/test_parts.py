@@ -203,6 +203,6 @@ def test_waveform_augmentations_train_on_features_computed_per_batch(tmp_path):
     model = TinyNet()
     train(model, data, recipe, seed=0, progress=False, parts=parts)
     assert len(seen) == 2 * n // 8 and seen[0] == ((8, 2000), ["a"])
+    no_audio = TrainingParts(waveform_augmentations=(Spy(), Spy()), frontend=frontend)
     with pytest.raises(RecipeError, match="training audio was not loaded"):
-        train(TinyNet(), data, recipe, seed=0, progress=False,
-              parts=TrainingParts(waveform_augmentations=(Spy(), Spy()), frontend=frontend))  # fmt: skip
+        train(TinyNet(), data, recipe, seed=0, progress=False, parts=no_audio)
