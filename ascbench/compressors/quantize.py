@@ -144,12 +144,9 @@ class QuantizedEager(nn.Module):
         return self.dequant(self.model(self.quant(x)))
 
 
-class Int8Params(CompressorParams):
-    """Parameters of ``int8_static``."""
+class _Int8Params(CompressorParams):
+    """Parameters shared by ``int8_static`` and ``int8_qat``."""
 
-    mode: Literal["fx", "eager"] = Field(
-        "fx", description="FX graph mode (any traceable model) or eager mode (Kim et al.)."
-    )
     backend: Literal["fbgemm", "x86", "qnnpack"] = Field(
         "fbgemm", description="Quantized engine and its default qconfig (fbgemm/x86 on x86 CPUs)."
     )
@@ -157,12 +154,20 @@ class Int8Params(CompressorParams):
         100, ge=1, description="Training batches run through the observers."
     )
     per_channel: bool = Field(True, description="Per-channel weight scales (else per-tensor).")
-    fuse: bool = Field(
-        True, description="Eager mode: fuse conv(+BN)(+ReLU) and linear+ReLU before quantizing."
-    )
     float_modules: list[str] = Field(
         default_factory=list,
         description="Module paths kept in float32 (Affine layers always are).",
+    )
+
+
+class Int8Params(_Int8Params):
+    """Parameters of ``int8_static``."""
+
+    mode: Literal["fx", "eager"] = Field(
+        "fx", description="FX graph mode (any traceable model) or eager mode (Kim et al.)."
+    )
+    fuse: bool = Field(
+        True, description="Eager mode: fuse conv(+BN)(+ReLU) and linear+ReLU before quantizing."
     )
 
 
@@ -306,19 +311,9 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first}"
 
 
-class QatParams(CompressorParams):
-    """Parameters of ``int8_qat``."""
-
-    backend: Literal["fbgemm", "x86", "qnnpack"] = Field(
-        "fbgemm", description="Quantized engine and its default QAT qconfig."
-    )
-    calibration_batches: int = Field(
-        100, ge=1, description="Training batches that set the observers before fine-tuning."
-    )
-    per_channel: bool = Field(True, description="Per-channel weight scales (else per-tensor).")
-    float_modules: list[str] = Field(
-        default_factory=list, description="Module paths kept in float32 (Affine layers always are)."
-    )
+class QatParams(_Int8Params):
+    """Parameters of ``int8_qat`` (FX graph mode only; the observers are set on
+    ``calibration_batches`` before fine-tuning)."""
 
 
 class Int8QAT(Int8Static):
