@@ -258,9 +258,15 @@ def load_ruleset_file(path: str | Path) -> RuleSet:
     """Read a rule set from a ``.toml``, ``.yaml``/``.yml`` or ``.json`` file."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: a byte-order mark (as some Windows editors write) is not part of the text
+        text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise RuleSetError(f"{path}: cannot read rule-set file ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise RuleSetError(
+            f"{path}: not UTF-8 text (byte {exc.start}: {exc.object[exc.start:exc.start + 1]!r}); "
+            "save the rule-set file as UTF-8"
+        ) from exc
     suffix = path.suffix.lower()
     try:
         if suffix == ".toml":

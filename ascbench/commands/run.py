@@ -79,6 +79,10 @@ def add_arguments(parser):
         "--workers", type=int, default=2, help="threads for audio decoding (default 2)"
     )
     parser.add_argument(
+        "--skip-missing", action="store_true",
+        help="leave out listed audio files that are missing (recorded in each entry's notes)",
+    )  # fmt: skip
+    parser.add_argument(
         "--cache", metavar="DIR", help="feature cache directory (shared filesystems welcome)"
     )
     parser.add_argument(
@@ -132,6 +136,7 @@ def run(args, ctx) -> int:
         from ascbench.training import resolve_device
 
         resolve_device(args.device)  # fail before any work if the device is not there
+    check_results_dir(Path(args.results))
     code = 0
     for settings in runs:
         finished: list = []
@@ -153,6 +158,23 @@ def run(args, ctx) -> int:
     if len(runs) > 1 or runs[0].ruleset.name != ruleset.name:
         _print_split_board(runs[0].results, ruleset.name)
     return code
+
+
+def check_results_dir(path: Path) -> None:
+    """Refuse, before any work, a results path that is a file or cannot be written."""
+    import tempfile
+
+    if path.exists() and not path.is_dir():
+        raise OptionsError(f"--results {path}: is a file, not a directory; give a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".ascbench-write-check-"):
+            pass
+    except OSError as exc:
+        raise OptionsError(
+            f"--results {path}: cannot write there ({exc.strerror or exc}); give a writable "
+            "directory"
+        ) from exc
 
 
 def training_splits(ruleset, requested: list[int] | None, data: str | None = None) -> list[tuple]:
@@ -240,6 +262,7 @@ def _run_settings(args, ruleset, systems, split=None):
         weights=weights,
         threads=args.cpus_per_job,
         train_split=split,
+        skip_missing=args.skip_missing,
     )
 
 

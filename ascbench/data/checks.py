@@ -153,6 +153,14 @@ def _check_row_length(
         )
 
 
+def escapes_root(name: str, root: Path) -> bool:
+    """Whether the listed file ``name`` resolves (``..`` and symbolic links followed) to a
+    place outside the dataset ``root``: a labels file may only point inside its dataset."""
+    base = Path(root).resolve()
+    target = (base / name).resolve()
+    return target != base and base not in target.parents
+
+
 def normalise_name(name: str, *, audio_prefix: bool = False) -> str:
     """A listed file name as a clean relative POSIX path.
 
@@ -278,6 +286,15 @@ def _check_clip_length(
 ) -> float:
     """The clip length (the median, rounded to ms); records mixed lengths and a length other
     than ``clip_seconds`` as errors."""
+    empty = sorted(name for name, sec in durations.items() if sec <= 0)
+    if empty:
+        report.errors.append(
+            f"{root}: {len(empty)} audio files hold no samples, only a header (truncated "
+            f"downloads or copies?): {examples(empty)}; re-extract or replace them"
+        )
+        durations = {name: sec for name, sec in durations.items() if sec > 0}
+        if not durations:
+            return 0.0
     # clip length: the median; anything off by more than 10 % is a different length
     ordered = sorted(durations.values())
     median = ordered[len(ordered) // 2]

@@ -26,6 +26,7 @@ from ascbench.data.checks import (
     DataReport,
     HeaderMode,
     check_headers,
+    escapes_root,
     examples,
     existing_files,
     normalise_name,
@@ -194,6 +195,9 @@ def _filename_problem(fn: str, root: Path) -> str | None:
         return "empty filename"
     if Path(fn).is_absolute() or (len(fn) > 1 and fn[1] == ":"):
         return f"filename '{fn}' is absolute (make it relative to {root})"
+    if escapes_root(fn, root):
+        return (f"filename '{fn}' points outside the dataset folder {root} (through '..' or a "
+                "symbolic link); list only files under it")  # fmt: skip
     return None
 
 

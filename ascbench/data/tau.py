@@ -34,6 +34,7 @@ from ascbench.data.checks import (
     HeaderMode,
     Table,
     check_headers,
+    escapes_root,
     examples,
     existing_files,
     normalise_name,
@@ -372,6 +373,7 @@ class _Joined:
     disagree: list[str] = field(default_factory=list)  #: files labelled otherwise in meta.csv
     years: dict[str, list[str]] = field(default_factory=dict)  #: '2020'/'2022' -> file names
     duplicates: list[str] = field(default_factory=list)  #: files in both lists
+    outside: list[str] = field(default_factory=list)  #: 'file:line name' outside the root
 
 
 def _build(
@@ -384,7 +386,7 @@ def _build(
     synth: dict | None,
 ) -> None:
     """Join the split lists with meta.csv, check them, and set ``report.dataset``."""
-    joined = _join(meta, tables)
+    joined = _join(meta, tables, root)
     _report_join_problems(report, root, joined)
     notes: list[str] = []
     splits = _drop_missing(report, root, joined.splits, skip_missing, notes)
@@ -416,7 +418,7 @@ def _build(
     )
 
 
-def _join(meta: Table, tables: dict[str, Table]) -> _Joined:
+def _join(meta: Table, tables: dict[str, Table], root: Path) -> _Joined:
     """The clips of each split list, a file listed twice kept in the first list it is in."""
     meta_rows = {
         normalise_name(r["filename"], audio_prefix=True): (line, r) for line, r in meta.rows
@@ -433,6 +435,9 @@ def _join(meta: Table, tables: dict[str, Table]) -> _Joined:
                 continue
             seen[fn] = part
             where = f"{table.path.name}:{line}"
+            if escapes_root(fn, root):
+                joined.outside.append(f"{where} '{fn}'")
+                continue
             clip = _join_row(joined, part, where, fn, row, meta_rows.get(fn, (0, {}))[1])
             if clip is not None:
                 clips.append(clip)
@@ -471,6 +476,11 @@ def _join_row(
 
 
 def _report_join_problems(report: DataReport, root: Path, joined: _Joined) -> None:
+    if joined.outside:
+        report.errors.append(
+            f"{len(joined.outside)} rows point outside the dataset folder {root} through '..' "
+            f"or a symbolic link ({examples(joined.outside)}); list only files under it"
+        )
     if joined.unknown_labels:
         report.errors.append(
             f"{len(joined.unknown_labels)} rows have labels that are not DCASE scenes "

@@ -138,6 +138,8 @@ class RunSettings:
     #: train on the DCASE 2024 split of this percent (``split_setup/split<N>.csv``); None: the
     #: whole training split
     train_split: int | None = None
+    #: leave out listed audio files that are missing (``--skip-missing``; recorded in notes)
+    skip_missing: bool = False
 
 
 @dataclass(frozen=True)
@@ -241,5 +243,5 @@ def load_run_dataset(settings: RunSettings):
     split = f"split{settings.train_split}" if settings.train_split else "fold1"
     return load_dataset(
         settings.data, clip_seconds=settings.ruleset.clip_seconds, split=split,
-        progress=settings.progress,
+        progress=settings.progress, skip_missing=settings.skip_missing,
     )  # fmt: skip

@@ -133,7 +133,8 @@ def run_job_in_worker(job: Job, settings: RunSettings, setup: WorkerSetup) -> st
                 + (f" ({problems})" if problems else "")
                 + "; install the plugin on every node (or put --plugin modules on a shared path)"
             )
-        key = ("dataset", settings.data, settings.ruleset.clip_seconds, setup.environ)
+        key = ("dataset", settings.data, settings.ruleset.clip_seconds, settings.train_split,
+               settings.skip_missing, setup.environ)
         dataset = _WORKER_STATE.get(key)
         if dataset is None:
             dataset = _WORKER_STATE[key] = load_run_dataset(settings)

@@ -50,17 +50,27 @@ _COMPLIANCE_ORDER = {"pass": 0, "ambiguous": 1, "fail": 2}
 CI_LEVEL = 0.95
 
 
+#: The range each aggregated metric can take; confidence intervals are clipped to it.
+METRIC_RANGES: dict[str, tuple[float, float]] = {
+    "accuracy": (0.0, 100.0),
+    "log_loss": (0.0, math.inf),
+}
+
+
 def confidence_interval(
-    mean: float, std: float | None, n: int, level: float = CI_LEVEL
-) -> tuple[float, float] | None:
+    mean: float, std: float | None, n: int, level: float = CI_LEVEL,
+    bounds: tuple[float, float] = (-math.inf, math.inf),
+) -> tuple[float, float] | None:  # fmt: skip
     """Two-sided ``level`` confidence interval of a mean of ``n`` values with sample standard
-    deviation ``std`` (Student t, n - 1 degrees of freedom); None for fewer than two values."""
+    deviation ``std`` (Student t, n - 1 degrees of freedom), clipped to ``bounds`` (an
+    accuracy's interval never leaves 0-100 %); None for fewer than two values."""
     if std is None or n < 2:
         return None
     from scipy.stats import t
 
     half = float(t.ppf((1 + level) / 2, n - 1)) * std / math.sqrt(n)
-    return (mean - half, mean + half)
+    low, high = bounds
+    return (max(low, mean - half), min(high, mean + half))
 
 
 class Stat(_Strict):
@@ -72,13 +82,23 @@ class Stat(_Strict):
     ci95: tuple[float, float] | None = Field(
         None,
         description="95 % confidence interval of the mean (Student t, n - 1 degrees of "
-        "freedom), derived from mean, std and n; None for one seed.",
+        "freedom), derived from mean, std and n, clipped to value_range; None "
+        "for one seed.",
+    )
+    value_range: tuple[float, float | None] | None = Field(
+        None,
+        description="Values the metric can take, [low, high] (high null: unbounded); the "
+        "interval is clipped to it. Null: unbounded.",
     )
 
     @model_validator(mode="after")
     def _derive_ci(self) -> Stat:
         # derived, never trusted from input: boards written before it existed still validate
-        object.__setattr__(self, "ci95", confidence_interval(self.mean, self.std, self.n))
+        low, high = self.value_range or (None, None)
+        bounds = (-math.inf if low is None else low, math.inf if high is None else high)
+        object.__setattr__(
+            self, "ci95", confidence_interval(self.mean, self.std, self.n, bounds=bounds)
+        )
         return self
 
     def format(self, digits: int, *, ci: bool = False) -> str:
@@ -94,14 +114,16 @@ class Stat(_Strict):
         return text
 
 
-def aggregate(values: Sequence[float]) -> Stat:
+def aggregate(values: Sequence[float], metric: str | None = None) -> Stat:
     """Mean, sample standard deviation (n - 1) and 95 % confidence interval of the mean of
-    per-seed values."""
+    per-seed values, the interval clipped to the range of ``metric`` (:data:`METRIC_RANGES`)."""
     if not values:
         raise ValueError("aggregate() needs at least one value")
     mean = math.fsum(values) / len(values)
     std = statistics.stdev(values) if len(values) > 1 else None
-    return Stat(mean=mean, std=std, n=len(values))
+    bounds = METRIC_RANGES.get(metric or "")
+    span = None if bounds is None else (bounds[0], None if math.isinf(bounds[1]) else bounds[1])
+    return Stat(mean=mean, std=std, n=len(values), value_range=span)
 
 
 class BoardRow(_Strict):
@@ -200,7 +222,7 @@ def _degenerate_reasons(done: list[LeaderboardEntry], several: bool) -> list[str
 
 def _metric(done: list[LeaderboardEntry], name: str) -> Stat | None:
     """The mean (with spread) of metric ``name`` over the finished seeds."""
-    return aggregate([getattr(e.metrics, name) for e in done if e.metrics]) if done else None
+    return aggregate([getattr(e.metrics, name) for e in done if e.metrics], name) if done else None
 
 
 def _row_status(done: list[LeaderboardEntry]) -> Status:

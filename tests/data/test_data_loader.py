@@ -98,14 +98,18 @@ def test_concurrent_generation_happens_once(tiny_defaults: Path,
 def test_dispatch_tau_meta_labels(tau2022: Path, tmp_path: Path) -> None:
     assert load_dataset(tau2022).name == "tau2022-mobile-dev"
     assert load_dataset(tau2022 / "meta.csv").root == tau2022
-    write_text(tmp_path / "real" / "labels.csv",
-               ["filename,scene_label,split", "../TAU-urban-acoustic-scenes-2022-mobile-"
-                "development/audio/bus-paris-20-500-0-b.wav,bus,train",
-                "../TAU-urban-acoustic-scenes-2022-mobile-development/audio/"
-                "tram-vienna-7-70-0-c.wav,tram,test"])  # fmt: skip
-    ds = load_dataset(tmp_path / "real")
+    # a labels CSV beside the TAU folder lists files inside its own folder tree
+    rows = ["filename,scene_label,split", "TAU-urban-acoustic-scenes-2022-mobile-"
+            "development/audio/bus-paris-20-500-0-b.wav,bus,train",
+            "TAU-urban-acoustic-scenes-2022-mobile-development/audio/"
+            "tram-vienna-7-70-0-c.wav,tram,test"]  # fmt: skip
+    write_text(tmp_path / "real.csv", rows)
+    ds = load_dataset(tmp_path / "real.csv")
     assert ds.name == "folder" and ds.splits["train"][0].device == "b"
-    assert load_dataset(tmp_path / "real" / "labels.csv").splits == ds.splits
+    # the same rows one folder down reach the files through '..': refused (issue 16)
+    write_text(tmp_path / "real" / "labels.csv",
+               [rows[0]] + ["../" + r for r in rows[1:]])  # fmt: skip
+    assert "points outside the dataset folder" in _error(tmp_path / "real")
 
 
 def test_dispatch_errors(tmp_path: Path) -> None:
