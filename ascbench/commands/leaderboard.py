@@ -257,6 +257,16 @@ def _publish(args: argparse.Namespace) -> int:
             f"published {name}: {len(board.entries)} entries of {len(board.rows)} systems "
             f"({counts}) -> {args.out}"
         )
+    total = done.verified + len(done.unverified)
+    print(f"verified: {done.verified} of {total} entries give their metrics again from their "
+          "own predictions and test labels")  # fmt: skip
+    if done.unverified:
+        print(
+            f"ascbench: warning: {len(done.unverified)} entries could not be verified (no "
+            f"predictions and labels files beside them, e.g. {done.unverified[0]}); publish "
+            "from the results directory to verify them",
+            file=sys.stderr,
+        )
     return 0
 
 

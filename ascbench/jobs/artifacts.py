@@ -4,6 +4,8 @@
 
     <results>/<rule set>/<system>/seed<k>.json               the entry (leaderboard.ResultStore)
     <results>/<rule set>/<system>/seed<k>.predictions.csv    per-clip probabilities
+    <results>/<rule set>/<system>/seed<k>.truth.csv          the test clips' labels and devices
+                                                             (to verify the entry's numbers)
     <results>/<rule set>/<system>/seed<k>.model.pt           the final (compressed) model's
                                                              state dict, for export
     <results>/<rule set>/<system>/seed<k>.teacher.pt         a teacher's outputs on training clips
@@ -41,6 +43,10 @@ class ArtifactStore:
         from ascbench.leaderboard import ResultStore
 
         return ResultStore(self.results).predictions_path(system, self.ruleset, seed)
+
+    def truth(self, system: str, seed: int) -> Path:
+        """The test clips' labels the entry was scored against (ascbench.leaderboard.verify)."""
+        return self.job_file(system, seed, ".truth.csv")
 
     def final_model(self, system: str, seed: int) -> Path:
         """The state dict of the model the entry scored (after the compressor chain)."""

@@ -529,9 +529,11 @@ class JobOutcome:
 
 def outcome(ctx: JobContext, fitted: Fitted, compressed: Compressed, scored: Scored) -> JobOutcome:
     """Write the predictions file and gather the entry's complexity, metrics and stages."""
+    from ascbench.atomic import atomic_write_text
     from ascbench.jobs.artifacts import save_state
     from ascbench.leaderboard import FileRef, Metrics, Stage
     from ascbench.leaderboard.entry import Compliance
+    from ascbench.leaderboard.verify import truth_csv_text
     from ascbench.submission import write_output_csv
 
     ruleset = ctx.settings.ruleset
@@ -560,6 +562,9 @@ def outcome(ctx: JobContext, fitted: Fitted, compressed: Compressed, scored: Sco
     path = ctx.artifacts.predictions(ctx.system.name, ctx.job.seed)
     predictions = scored.predictions
     write_output_csv(path, predictions.filenames, predictions.probabilities, keep_paths=True)
+    truth = ctx.artifacts.truth(ctx.system.name, ctx.job.seed)
+    atomic_write_text(truth, truth_csv_text(predictions.filenames, predictions.labels,
+                                            predictions.devices))  # fmt: skip
     model_path = ctx.artifacts.final_model(ctx.system.name, ctx.job.seed)
     save_state(model_path, compressed.model)
     return JobOutcome(
@@ -568,6 +573,7 @@ def outcome(ctx: JobContext, fitted: Fitted, compressed: Compressed, scored: Sco
         stages=stages,
         artifacts={
             "predictions": FileRef.of(path, path.parent),
+            "truth": FileRef.of(truth, truth.parent),
             "model": FileRef.of(model_path, model_path.parent),
         },
         epochs=fitted.epochs,

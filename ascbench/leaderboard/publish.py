@@ -72,14 +72,20 @@ class Published:
     written: list[Path]
     kept: list[Path] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    #: entries whose metrics were recomputed from their predictions and labels
+    verified: int = 0
+    #: entries that could not be (no predictions and labels files beside them)
+    unverified: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class _Sourced:
-    """An entry and where it was read: a file, or a board file and the entry's position."""
+    """An entry, where it was read (a file, or a board file and the entry's position) and
+    the folder its predictions and labels files would be in."""
 
     entry: LeaderboardEntry
     origin: str
+    folder: Path | None = None
 
 
 def page_files(ruleset: str) -> dict[str, str]:
@@ -117,7 +123,10 @@ def _read_board_data(data: dict[str, Any], source: str, problems: list[str]) -> 
     for index, item in enumerate(items):
         origin = _entry_origin(source, index, item)
         try:
-            sourced.append(_Sourced(parse_entry(item, origin), origin))
+            entry = parse_entry(item, origin)
+            # a published board keeps them in <board dir>/<rule set>/<system>/
+            folder = Path(source).parent / entry.ruleset.name / entry.system.name
+            sourced.append(_Sourced(entry, origin, folder))
         except LeaderboardError as exc:
             problems.append(str(exc))
             bad = True
@@ -142,7 +151,7 @@ def _read_file(path: Path, problems: list[str]) -> list[_Sourced]:
             return []  # the schema of a published directory, e.g. from `publish leaderboard/*.json`
         if isinstance(data, dict) and "entries" in data:
             return _read_board_data(data, str(path), problems)
-        return [_Sourced(parse_entry(data, str(path)), str(path))]
+        return [_Sourced(parse_entry(data, str(path)), str(path), path.parent)]
     except LeaderboardError as exc:
         problems.append(str(exc))
         return []
@@ -157,7 +166,7 @@ def _read_input(path: Path, problems: list[str]) -> list[_Sourced]:
             sourced = []
             for file in files:
                 try:
-                    sourced.append(_Sourced(store.read(file), str(file)))
+                    sourced.append(_Sourced(store.read(file), str(file), file.parent))
                 except LeaderboardError as exc:
                     problems.append(str(exc))
             return sourced
@@ -216,23 +225,54 @@ def _resolve(sourced: list[_Sourced]) -> tuple[list[LeaderboardEntry], list[str]
     return entries, problems
 
 
-def collect(
-    inputs: Iterable[str | Path], *, skip_invalid: bool = False
-) -> tuple[list[LeaderboardEntry], list[str]]:
-    """Every distinct entry of ``inputs``, or :class:`PublishRefused` listing every problem.
+@dataclass
+class Collected:
+    """The distinct entries of the inputs, what was skipped, and what was verified."""
 
-    With ``skip_invalid`` bad files are left out and returned as the second item instead;
-    conflicts still refuse.
+    entries: list[LeaderboardEntry]
+    skipped: list[str]
+    #: folder of each verified entry's predictions and labels files, by entry key
+    verified: dict[tuple, Path] = field(default_factory=dict)
+    unverified: list[str] = field(default_factory=list)
+
+
+def _verify(entries: list[LeaderboardEntry], sourced: list[_Sourced]) -> tuple[dict, list, list]:
+    """``(verified folders by key, unverifiable labels, problems)``: each entry's metrics
+    recomputed from the predictions and labels beside it (:mod:`ascbench.leaderboard.verify`)."""
+    from ascbench.leaderboard.verify import check_shared_truth, verify_entry
+
+    folder_of = {id(s.entry): s.folder for s in sourced}
+    verified, unverified, problems, checked = {}, [], [], []
+    for entry in entries:
+        folder = folder_of.get(id(entry))
+        ok, found = verify_entry(entry, folder) if folder is not None else (False, [])
+        problems += found
+        checked.append((entry, ok))
+        if ok:
+            verified[entry.key] = folder
+        elif not found:
+            unverified.append(entry.label())
+    return verified, unverified, problems + check_shared_truth(checked)
+
+
+def collect(inputs: Iterable[str | Path], *, skip_invalid: bool = False) -> Collected:
+    """Every distinct entry of ``inputs``, or :class:`PublishRefused` listing every problem:
+    malformed or tampered files, conflicting entries, and entries whose metrics differ from
+    those recomputed from their own predictions and labels.
+
+    With ``skip_invalid`` bad files are left out and listed in ``skipped`` instead; conflicts
+    and metrics that do not match their predictions still refuse.
     """
     bad_files: list[str] = []
     sourced = [s for path in inputs for s in _read_input(Path(path), bad_files)]
     entries, conflicts = _resolve(sourced)
-    problems = conflicts if skip_invalid else bad_files + conflicts
+    verified, unverified, mismatches = _verify(entries, sourced)
+    problems = (conflicts if skip_invalid else bad_files + conflicts) + mismatches
     if problems:
         raise PublishRefused(problems)
     if not entries:
         raise PublishRefused(["no valid entries in the inputs; nothing to publish"])
-    return entries, bad_files if skip_invalid else []
+    return Collected(entries, bad_files if skip_invalid else [], verified, unverified)
 
 
 # -- building and rendering ---------------------------------------------------------------------
@@ -347,15 +387,36 @@ def publish(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise LeaderboardError(f"{out}: exists and is not a directory; choose another --out")
-    entries, skipped = collect(inputs, skip_invalid=skip_invalid)
-    boards = build_boards(entries, rules)
+    collected = collect(inputs, skip_invalid=skip_invalid)
+    boards = build_boards(collected.entries, rules)
     kept = _kept_boards(out, boards)
     files = render_files(boards, out, index={**kept, **boards}, plots=plots)
+    files |= _evidence_files(boards, collected.verified, out)
     written = [atomic_write_bytes(path, data) for path, data in files.items()]
     return Published(
         out=out,
         boards=boards,
         written=written,
         kept=[out / page_files(name)["json"] for name in sorted(kept)],
-        skipped=skipped,
+        skipped=collected.skipped,
+        verified=len(collected.verified),
+        unverified=collected.unverified,
     )
+
+
+def _evidence_files(
+    boards: dict[str, Leaderboard], verified: dict[tuple, Path], out: Path
+) -> dict[Path, bytes]:
+    """The predictions and labels of every verified entry, copied to
+    ``<out>/<rule set>/<system>/`` so that the published board can be verified again."""
+    files = {}
+    for board in boards.values():
+        for entry in board.entries:
+            folder = verified.get(entry.key)
+            if folder is None:
+                continue
+            for name in ("predictions", "truth"):
+                ref = entry.artifacts[name]
+                target = out / entry.ruleset.name / entry.system.name / ref.path
+                files[target] = (folder / ref.path).read_bytes()
+    return files
