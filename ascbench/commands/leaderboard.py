@@ -145,6 +145,24 @@ def _add_publish(sub: argparse._SubParsersAction) -> None:
         help="leave malformed or tampered files out with a warning instead of refusing "
         "(conflicting entries still refuse)",
     )
+    publish.add_argument(
+        "--sign", type=Path, metavar="KEY",
+        help="sign each board JSON with this Ed25519 private key (writes <rs>.json.sig)",
+    )  # fmt: skip
+    verify = sub.add_parser(
+        "verify",
+        help="check entries against their own predictions and labels, and board signatures",
+        description="Recompute every entry's metrics from the predictions and test labels "
+        "beside it and check that entries on one dataset share their labels; with "
+        "--public-key, check the Ed25519 signature of every board JSON given or found in a "
+        "published directory. Exit status 1 on any problem.",
+    )
+    verify.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
+    verify.add_argument("--public-key", type=Path, metavar="KEY.pub",
+                        help="the publisher's public key (from `leaderboard keygen`)")  # fmt: skip
+    keygen = sub.add_parser("keygen", help="make an Ed25519 key pair for signing boards")
+    keygen.add_argument("out", type=Path, metavar="KEY",
+                        help="private key file (KEY.pub gets the public key)")  # fmt: skip
 
 
 def _rules_name(rules: str | None) -> str | None:
@@ -169,6 +187,14 @@ def run(args: argparse.Namespace, ctx: object) -> int:
         return _schema(args)
     if action == "publish":
         return _publish(args)
+    if action == "verify":
+        return _verify(args)
+    if action == "keygen":
+        from ascbench.leaderboard.signing import generate_key
+
+        private, public = generate_key(args.out)
+        print(f"private key: {private} (keep it; readable by you only)\npublic key: {public}")
+        return 0
     errors: list[str] | None = [] if args.skip_invalid else None
     try:
         if action == "show":
@@ -230,8 +256,9 @@ def _publish(args: argparse.Namespace) -> int:
 
     try:
         done = publish(
-            args.inputs, args.out, rules=_rules_name(args.rules), skip_invalid=args.skip_invalid
-        )
+            args.inputs, args.out, rules=_rules_name(args.rules), skip_invalid=args.skip_invalid,
+            sign=args.sign,
+        )  # fmt: skip
     except PublishRefused as exc:
         for problem in exc.problems:
             print(f"ascbench: error: {problem}", file=sys.stderr)
@@ -268,6 +295,36 @@ def _publish(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from ascbench.leaderboard.publish import PublishRefused, board_files, collect
+    from ascbench.leaderboard.signing import check_signature
+
+    problems: list[str] = []
+    try:
+        collected = collect(args.inputs)
+    except PublishRefused as exc:
+        problems += exc.problems
+        collected = None
+    if args.public_key is not None:
+        boards = [b for path in args.inputs
+                  for b in (board_files(path) if path.is_dir() else [path])]  # fmt: skip
+        problems += [p for b in boards if (p := check_signature(b, args.public_key))]
+        if not boards:
+            problems.append("no board JSON files to check the signature of; give a published "
+                            "directory or <rs>.json")  # fmt: skip
+    for problem in problems:
+        print(f"ascbench: error: {problem}", file=sys.stderr)
+    if collected is not None:
+        total = len(collected.verified) + len(collected.unverified)
+        print(f"verified: {len(collected.verified)} of {total} entries give their metrics "
+              "again from their own predictions and test labels")  # fmt: skip
+        for label in collected.unverified:
+            print(f"unverifiable (no predictions and labels beside it): {label}")
+    if args.public_key is not None and not problems:
+        print(f"signatures: every board is signed by {args.public_key}")
+    return 1 if problems else 0
 
 
 def _schema(args: argparse.Namespace) -> int:

@@ -376,13 +376,15 @@ def publish(
     rules: str | None = None,
     skip_invalid: bool = False,
     plots: bool = True,
+    sign: str | Path | None = None,
 ) -> Published:
     """Verify ``inputs`` and write the published leaderboard into ``out``.
 
     ``rules`` publishes only that rule set's board. Raises :class:`PublishRefused` (one line
     per problem; ``out`` untouched) on malformed, tampered, hash-less or conflicting entries,
     unless ``skip_invalid`` leaves bad files out (they are listed in ``skipped``).
-    ``plots=False`` skips the Pareto plot (for previews and tests).
+    ``plots=False`` skips the Pareto plot (for previews and tests). ``sign`` is an Ed25519
+    private key file: each board JSON gets a ``.sig`` (:mod:`ascbench.leaderboard.signing`).
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -392,6 +394,12 @@ def publish(
     kept = _kept_boards(out, boards)
     files = render_files(boards, out, index={**kept, **boards}, plots=plots)
     files |= _evidence_files(boards, collected.verified, out)
+    if sign is not None:
+        from ascbench.leaderboard.signing import SUFFIX, signature_bytes
+
+        for name in boards:
+            board = out / page_files(name)["json"]
+            files[board.with_name(board.name + SUFFIX)] = signature_bytes(files[board], Path(sign))
     written = [atomic_write_bytes(path, data) for path, data in files.items()]
     return Published(
         out=out,

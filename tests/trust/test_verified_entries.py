@@ -105,3 +105,27 @@ def test_edited_predictions_or_labels_are_caught(results, tmp_path, capsys):
     code, _, err = _publish([copy], tmp_path / "pub2", capsys)
     assert code == 1
     assert "do not match its predictions" in err or "test labels differ" in err
+
+
+def test_signed_boards_verify_with_the_publishers_key_and_not_after_an_edit(results, tmp_path,
+                                                                             capsys):  # fmt: skip
+    key = tmp_path / "keys" / "publisher"
+    assert main(["leaderboard", "keygen", str(key)]) == 0
+    assert (key.stat().st_mode & 0o777) == 0o600
+    assert main(["leaderboard", "keygen", str(key)]) == 2  # never overwritten
+    pub = tmp_path / "pub"
+    assert main(["leaderboard", "publish", str(results), "--out", str(pub), "--sign",
+                 str(key)]) == 0  # fmt: skip
+    assert (pub / "dcase2022.json.sig").is_file()
+    capsys.readouterr()
+    assert main(["leaderboard", "verify", str(pub), "--public-key", f"{key}.pub"]) == 0
+    out = capsys.readouterr().out
+    assert "verified: 2 of 2 entries" in out and "every board is signed" in out
+    # another key does not verify; an edited board does not verify
+    other = tmp_path / "keys" / "other"
+    main(["leaderboard", "keygen", str(other)])
+    assert main(["leaderboard", "verify", str(pub), "--public-key", f"{other}.pub"]) == 1
+    assert "signature does not match" in capsys.readouterr().err
+    board = pub / "dcase2022.json"
+    board.write_text(board.read_text().replace('"tiny_ok"', '"tiny_ok" ', 1))
+    assert main(["leaderboard", "verify", str(board), "--public-key", f"{key}.pub"]) == 1
