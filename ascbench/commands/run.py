@@ -79,6 +79,10 @@ def add_arguments(parser):
         "--workers", type=int, default=2, help="threads for audio decoding (default 2)"
     )
     parser.add_argument(
+        "--wait", action="store_true",
+        help="if another run is writing to --results, wait for it instead of refusing",
+    )  # fmt: skip
+    parser.add_argument(
         "--skip-missing", action="store_true",
         help="leave out listed audio files that are missing (recorded in each entry's notes)",
     )  # fmt: skip
@@ -121,7 +125,7 @@ def _add_where(parser) -> None:
 
 
 def run(args, ctx) -> int:
-    from ascbench.jobs.driver import run_jobs
+    from ascbench.jobs.lock import results_lock
 
     seeds = parse_seeds(args.seed, args.seeds, args.n_seeds)
     executor = build_executor(args)
@@ -137,6 +141,14 @@ def run(args, ctx) -> int:
 
         resolve_device(args.device)  # fail before any work if the device is not there
     check_results_dir(Path(args.results))
+    with results_lock(Path(args.results), wait=args.wait):
+        return _run_all(args, registry, runs, systems, seeds, executor, ruleset)
+
+
+def _run_all(args, registry, runs, systems, seeds, executor, ruleset) -> int:
+    """Every run (one per training split), holding the results directory's lock."""
+    from ascbench.jobs.driver import run_jobs
+
     code = 0
     for settings in runs:
         finished: list = []

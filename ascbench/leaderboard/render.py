@@ -516,7 +516,7 @@ def render_index(
         for name, b in boards.items()
     )
     return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="utf-8">'
+        f'<!DOCTYPE html>\n{INDEX_MARK}\n<html lang="en">\n<head><meta charset="utf-8">'
         f"<title>ascbench leaderboards</title><style>{_CSS}</style></head>\n"
         f"<body><h1>ascbench leaderboards</h1><ul>{items}</ul></body>\n</html>\n"
     )
@@ -524,12 +524,29 @@ def render_index(
 
 # -- everything ---------------------------------------------------------------------------------
 
+#: The first comment of an index page ascbench wrote; another file of that name is the user's.
+INDEX_MARK = "<!-- ascbench index -->"
+INDEX_OLD_TITLE = "<title>ascbench leaderboards</title>"  # pages written before the mark
+
+
+def index_path(out: Path) -> Path:
+    """``out/index.html``, unless a file of that name there is not ascbench's (the user's own
+    page): then ``out/ascbench-index.html``, leaving the user's file alone."""
+    path = out / "index.html"
+    try:
+        head = path.read_text(encoding="utf-8", errors="replace")[:2000]
+    except OSError:
+        return path
+    return path if INDEX_MARK in head or INDEX_OLD_TITLE in head else out / "ascbench-index.html"
+
 
 def render_all(
-    boards: dict[str, Leaderboard], out: str | Path, *, plots: bool = True
-) -> list[Path]:
+    boards: dict[str, Leaderboard], out: str | Path, *, plots: bool = True,
+    index: dict[str, Leaderboard] | None = None,
+) -> list[Path]:  # fmt: skip
     """Write, per rule set, ``leaderboard-<rs>.{json,md,html}`` and ``pareto-<rs>.{png,svg}``
-    into ``out``, plus ``index.html``. Every file is written atomically; returns the paths."""
+    into ``out``, plus ``index.html`` linking the boards of ``index`` (default: ``boards``).
+    Every file is written atomically; returns the paths."""
     out = Path(out)
     written: list[Path] = []
     for name, board in boards.items():
@@ -547,7 +564,7 @@ def render_all(
             atomic_write_text(out / f"{stem}.md", render_markdown(board, plot_file=plot_file))
         )
         written.append(atomic_write_text(out / f"{stem}.html", render_html(board, svg=svg)))
-    written.append(atomic_write_text(out / "index.html", render_index(boards)))
+    written.append(atomic_write_text(index_path(out), render_index(index or boards)))
     return written
 
 
@@ -566,10 +583,10 @@ def render_results(
     """
     from ascbench.leaderboard.board import merge
 
-    boards = merge([results], errors=errors)
-    if rules is not None:
-        boards = select_boards(boards, rules)
-    return render_all(boards, out if out is not None else results, plots=plots)
+    every = merge([results], errors=errors)
+    boards = select_boards(every, rules) if rules is not None else every
+    # the index links every board of the results directory, not only the one rendered now
+    return render_all(boards, out if out is not None else results, plots=plots, index=every)
 
 
 def select_boards(boards: dict[str, Leaderboard], rules: str) -> dict[str, Leaderboard]:
