@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 
 class Clip(BaseModel):
@@ -39,27 +39,33 @@ class Dataset(BaseModel):
     notes: list[str] = Field(default_factory=list, description="What the loader noticed.")
     content_hash: str | None = Field(
         None,
-        description="SHA-256 of the files' contents when known (synthetic data records it); "
-        "then the fingerprint does not depend on file times.",
+        description="SHA-256 of the files' contents as generated (synthetic data records "
+        "it); the fingerprint uses each file's digest as it is now, not this claim.",
     )
+
+    _digests: dict[str, str] | None = PrivateAttr(default=None)
 
     def path(self, clip: Clip) -> Path:
         return self.root / clip.filename
 
+    def digests(self) -> dict[str, str]:
+        """Every listed file's content digest by file name (:mod:`ascbench.data.digests`:
+        hashed once, then re-hashed only when its size, times or inode change); computed once
+        per Dataset object."""
+        if self._digests is None:
+            from ascbench.data.digests import file_digests
+
+            names = sorted({c.filename for clips in self.splits.values() for c in clips})
+            self._digests = dict(zip(names, file_digests(self.root, names), strict=True))
+        return self._digests
+
     def fingerprint(self) -> str:
-        """A hash of the dataset's identity: name, clip list, labels, and the files' content
-        hash when known, else their sizes and modification times."""
+        """A hash of the dataset's identity: name, clip list, labels and every file's content
+        digest, so that it changes whenever one byte of one file does."""
         h = hashlib.sha256(f"{self.name}|{self.sample_rate}|{self.clip_seconds}".encode())
-        if self.content_hash:
-            h.update(f"|content {self.content_hash}".encode())
+        digests = self.digests()
         for split in sorted(self.splits):
             for clip in self.splits[split]:
                 h.update(f"{split}|{clip.filename}|{clip.scene_label}|{clip.device}".encode())
-                if self.content_hash:
-                    continue
-                try:
-                    st = self.path(clip).stat()
-                    h.update(f"|{st.st_size}|{int(st.st_mtime)}".encode())
-                except OSError:
-                    h.update(b"|missing")
+                h.update(f"|{digests[clip.filename]}".encode())
         return h.hexdigest()[:16]

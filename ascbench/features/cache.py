@@ -7,9 +7,12 @@ Layout of an entry ``<cache_root>/<dataset>-<split>-<key>/``:
 - ``index.json``: clip filenames (the clip keys), label indices and devices, in row order;
 - ``meta.json``: what the entry was computed from, written last with ``"complete": true``.
 
-``key`` hashes the dataset fingerprint, the split's clip list, the frontend's fingerprint,
-the storage dtype, the audio loader's source and the cache format version, so anything that
-changes the features changes the key and an entry is never recomputed once complete.
+``key`` hashes the dataset's layout (name, rate, clip length, the split's files, labels and
+devices), the frontend's fingerprint, the storage dtype, the audio loader's source and the
+cache format version. The files' contents are checked row by row instead: ``index.json``
+records each clip's content digest (:mod:`ascbench.data.digests`), and on every use a clip
+whose file changed since has its row recomputed (copied entry, rows rewritten, swapped in
+under the lock), so a changed file invalidates only its own features.
 
 Filling happens in ``<entry>.partial/`` under an exclusive ``<entry>.lock`` (host, pid and a
 heartbeat in its mtime): clips are decoded by a thread pool while the frontend runs on whole
@@ -50,7 +53,7 @@ from ascbench.progress import bar as progress_bar
 from ascbench.scenes import SCENES
 
 #: Bump when the entry layout or the way features are computed from audio changes.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 STORAGE_DTYPES = ("float16", "float32")
 #: Seconds between flushes of the memory map (each followed by a progress checkpoint).
 FLUSH_SECONDS = 5.0
@@ -163,12 +166,15 @@ def cache_key(
     dataset_fingerprint: str | None = None,
 ) -> str:
     """Hex key of the features of ``split`` of ``dataset`` through ``frontend``
-    (``dataset_fingerprint`` saves recomputing ``dataset.fingerprint()``, which stats every
-    file)."""
-    clips = hashlib.sha256("\n".join(c.filename for c in dataset.splits[split]).encode())
+    (``dataset_fingerprint`` is accepted for compatibility; contents are checked per row)."""
+    clips = hashlib.sha256(
+        "\n".join(f"{c.filename}|{c.scene_label}|{c.device}" for c in dataset.splits[split])
+        .encode()
+    )
     payload = {
         "version": CACHE_VERSION,
-        "dataset": dataset_fingerprint or dataset.fingerprint(),
+        # the layout, not the contents: rows of changed files are refreshed in place
+        "dataset": f"{dataset.name}|{dataset.sample_rate}|{dataset.clip_seconds}",
         "split": split,
         "clips": clips.hexdigest(),
         "frontend": f"{type(frontend).__module__}.{type(frontend).__qualname__}",
@@ -260,6 +266,8 @@ def features_for(
             tqdm.write(f"ascbench: waiting for {_describe_owner(lock)} to finish {final.name}")
         waited = True
         time.sleep(1.0)
+    _refresh_changed(final, lock, dataset, clips, frontend, shape, dtype, progress=progress,
+                     stale_after=stale_after)  # fmt: skip
     result = load_entry(final, classes=classes)
     if result.filenames != [c.filename for c in clips]:  # cannot happen unless edited by hand
         raise FeatureCacheError(f"{final}/index.json does not match the split; delete {final}")
@@ -344,13 +352,88 @@ def _fill(
         frontend.train(was_training)
     features.flush()
     del features
-    _atomic_json(partial / "index.json", _index(clips, labels, devices, classes))
+    index = _index(clips, labels, devices, classes)
+    index["digests"] = [dataset.digests()[c.filename] for c in clips]
+    _atomic_json(partial / "index.json", index)
     meta = _entry_meta(
         dataset, dataset_fingerprint, split, frontend, shape, dtype, samples, adjusted
     )
     _atomic_json(partial / "meta.json", meta)
     (partial / "progress.json").unlink(missing_ok=True)
     _publish(partial, final, shape, dtype)
+
+
+def _changed_rows(final: Path, dataset: Dataset, clips: list[Clip]) -> list[int]:
+    """Rows of a complete entry whose file's content digest differs from the one recorded."""
+    recorded = (_read_json(final / "index.json") or {}).get("digests")
+    current = dataset.digests()
+    if not isinstance(recorded, list) or len(recorded) != len(clips):
+        return list(range(len(clips)))
+    return [i for i, c in enumerate(clips) if recorded[i] != current[c.filename]]
+
+
+def _refresh_changed(
+    final: Path, lock: Path, dataset: Dataset, clips: list[Clip], frontend: FeatureExtractor,
+    shape: tuple[int, ...], dtype: str, *, progress: bool, stale_after: float,
+) -> None:  # fmt: skip
+    """Recompute the rows of clips whose files changed since the entry was filled: a copy of
+    the entry gets the new rows and replaces it, under the entry's lock."""
+    if not _changed_rows(final, dataset, clips):
+        return
+    while not _acquire(lock):
+        if _is_stale(lock, stale_after):
+            _break(lock)
+            continue
+        time.sleep(1.0)
+    try:
+        rows = _changed_rows(final, dataset, clips)  # another process may have done it
+        if not rows:
+            return
+        names = examples_of([clips[r].filename for r in rows])
+        tqdm.write(f"ascbench: {len(rows)} files changed since their features were cached "
+                   f"({names}); recomputing only those rows", file=sys.stderr)  # fmt: skip
+        _rewrite_rows(final, dataset, clips, rows, frontend, shape, dtype)
+    finally:
+        _release(lock)
+
+
+def examples_of(names: list[str], n: int = 3) -> str:
+    return ", ".join(names[:n]) + (", ..." if len(names) > n else "")
+
+
+def _rewrite_rows(
+    final: Path, dataset: Dataset, clips: list[Clip], rows: list[int],
+    frontend: FeatureExtractor, shape: tuple[int, ...], dtype: str,
+) -> None:  # fmt: skip
+    work = final.with_name(f"{final.name}.refresh-{uuid.uuid4().hex[:8]}")
+    shutil.copytree(final, work)
+    features = np.load(work / "features.npy", mmap_mode="r+")
+    samples = int(round(dataset.clip_seconds * frontend.sample_rate))
+    was_training = frontend.training
+    frontend.eval()
+    try:
+        for start in range(0, len(rows), 64):
+            batch = rows[start : start + 64]
+            wave = np.zeros((len(batch), samples), dtype=np.float32)
+            for i, row in enumerate(batch):
+                audio = audio_module.load_audio(dataset.path(clips[row]), frontend.sample_rate)
+                wave[i, : min(samples, len(audio))] = audio[:samples]
+            picked = [clips[r] for r in batch]
+            features[batch] = _batch_features(frontend, wave, dataset, picked, 0, shape, dtype)
+        features.flush()
+    finally:
+        frontend.train(was_training)
+        del features
+    index = _read_json(work / "index.json")
+    index["digests"] = [dataset.digests()[c.filename] for c in clips]
+    _atomic_json(work / "index.json", index)
+    meta = _read_json(work / "meta.json")
+    meta["refreshed_rows"] = int(meta.get("refreshed_rows", 0)) + len(rows)
+    _atomic_json(work / "meta.json", meta)
+    old = final.with_name(f"{final.name}.old-{uuid.uuid4().hex[:8]}")
+    os.rename(final, old)  # open memory maps of the old rows stay readable
+    os.rename(work, final)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _open_features(partial: Path, shape: tuple[int, ...], dtype: str, done: int) -> np.ndarray:
