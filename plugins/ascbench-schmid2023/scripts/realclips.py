@@ -148,10 +148,23 @@ def main() -> int:
     parser.add_argument(
         "--weights", type=Path, default=Path(f"/work/shared/weights/cpmobile/{RELEASED_CHECKPOINT}")
     )
-    parser.add_argument("--segments", type=Path, required=True, help="folder to write them to")
+    parser.add_argument("--segments", type=Path, help="folder to write them to")
     parser.add_argument("--readme", action="store_true", help="only rewrite the README block")
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 if the README block differs from results/realclips.json")
     args = parser.parse_args()
+    if args.check:
+        text = README.read_text()
+        block = text.split("<!-- realclips:begin -->", 1)[1].split("<!-- realclips:end -->")[0]
+        wanted = readme_block(json.loads(RESULTS.read_text()))
+        wanted = wanted.split("<!-- realclips:begin -->", 1)[1].split("<!-- realclips:end -->")[0]
+        if block != wanted:
+            print(f"{README}: the realclips block is stale; run {Path(__file__).name} --readme")
+            return 1
+        return 0
     if not args.readme:
+        if args.segments is None:
+            parser.error("--segments is required to measure")
         rows = cut_segments(args.realdata, args.segments)
         results = measure(args.weights, args.segments, rows)
         RESULTS.write_text(json.dumps(results, indent=2) + "\n")

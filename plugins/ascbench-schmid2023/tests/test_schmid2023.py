@@ -117,3 +117,12 @@ def test_the_profile_command_lists_the_system():
     ).stdout  # fmt: skip
     row = next(line for line in out.splitlines() if line.startswith("schmid2023_cpmobile"))
     assert "126,952" in row and "28,893,268" in row and row.split()[-1] == "pass"
+
+
+def test_the_readme_numbers_are_generated_from_the_committed_results():
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "realclips.py"
+    done = subprocess.run([sys.executable, str(script), "--check"], capture_output=True,
+                          text=True)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
