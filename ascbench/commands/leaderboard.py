@@ -222,18 +222,45 @@ def _show(args: argparse.Namespace, errors: list[str] | None) -> int:
 def _merge(args: argparse.Namespace, errors: list[str] | None) -> int:
     from ascbench.leaderboard.board import merge, write_merged
     from ascbench.leaderboard.store import ResultStore
+    from ascbench.leaderboard.verify import verify_all
 
     inputs = list(args.inputs)
     if ResultStore(args.out).entry_files():  # what DIR already holds takes part in the merge
         inputs.append(args.out)
     prefer = "newest" if args.prefer_newest else "error"
     boards = merge(inputs, prefer=prefer, errors=errors)
+    entries = [e for board in boards.values() for e in board.entries]
+    verified, unverified, problems = verify_all(entries, inputs)
+    for problem in problems:
+        print(f"ascbench: error: {problem}", file=sys.stderr)
+    if problems:
+        print(f"ascbench: error: merge refused; nothing in {args.out} was changed",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    # the evidence is read before any entry is written into DIR (which may be an input)
+    evidence = {}
+    for entry in entries:
+        folder = verified.get(entry.key)
+        for name in ("predictions", "truth") if folder is not None else ():
+            ref = entry.artifacts[name]
+            target = args.out / entry.ruleset.name / entry.system.name / ref.path
+            evidence[target] = (folder / ref.path).read_bytes()
     write_merged(boards, args.out, overwrite=args.prefer_newest)
+    from ascbench.atomic import atomic_write_bytes
+
+    for target, data in evidence.items():
+        atomic_write_bytes(target, data)
     for name, board in boards.items():
         print(
             f"{name}: {len(board.entries)} entries of {len(board.rows)} systems -> "
             f"{args.out / name}/, {args.out / f'leaderboard-{name}.json'}"
         )
+    print(f"verified: {len(verified)} of {len(entries)} entries give their metrics again from "
+          "their own predictions and test labels")  # fmt: skip
+    if unverified:
+        example = unverified[0]
+        print(f"ascbench: warning: {len(unverified)} entries could not be verified (no "
+              f"predictions and labels beside them, e.g. {example})", file=sys.stderr)  # fmt: skip
     return 0
 
 

@@ -140,3 +140,37 @@ def check_shared_truth(entries: Iterable[tuple[LeaderboardEntry, bool]]) -> list
                 "other labels"
             )
     return problems
+
+
+def find_evidence(entry: LeaderboardEntry, inputs: Iterable[str | Path]) -> Path | None:
+    """The folder holding ``entry``'s predictions among ``inputs``: ``<dir>/<rule set>/
+    <system>/`` of a results or published directory, or beside an entry or board file."""
+    ref = entry.artifacts.get("predictions")
+    if ref is None:
+        return None
+    for item in inputs:
+        item = Path(item)
+        base = item if item.is_dir() else item.parent
+        for folder in (base / entry.ruleset.name / entry.system.name, base):
+            if (folder / ref.path).is_file():
+                return folder
+    return None
+
+
+def verify_all(
+    entries: Iterable[LeaderboardEntry], inputs: Iterable[str | Path]
+) -> tuple[dict[tuple, Path], list[str], list[str]]:
+    """``(folder by entry key of the verified, labels of the unverifiable, problems)`` for
+    entries read from ``inputs`` (``leaderboard merge`` and ``verify``)."""
+    inputs = list(inputs)
+    verified, unverified, problems, checked = {}, [], [], []
+    for entry in entries:
+        folder = find_evidence(entry, inputs)
+        ok, found = verify_entry(entry, folder) if folder is not None else (False, [])
+        problems += found
+        checked.append((entry, ok))
+        if ok:
+            verified[entry.key] = folder
+        elif not found:
+            unverified.append(entry.label())
+    return verified, unverified, problems + check_shared_truth(checked)

@@ -129,3 +129,21 @@ def test_signed_boards_verify_with_the_publishers_key_and_not_after_an_edit(resu
     board = pub / "dcase2022.json"
     board.write_text(board.read_text().replace('"tiny_ok"', '"tiny_ok" ', 1))
     assert main(["leaderboard", "verify", str(board), "--public-key", f"{key}.pub"]) == 1
+
+
+def test_merge_verifies_too_and_keeps_the_evidence(results, tmp_path, capsys):
+    merged = tmp_path / "merged"
+    assert main(["leaderboard", "merge", str(results), "--out", str(merged)]) == 0
+    assert "verified: 2 of 2 entries" in capsys.readouterr().out
+    assert (merged / "dcase2022" / "tiny_ok" / "seed1.truth.csv").is_file()
+    code, out, err = _publish([merged], tmp_path / "pub", capsys)
+    assert code == 0 and "verified: 2 of 2 entries" in out, err
+    copy = _copy(results, tmp_path / "forged")
+    path = _entry_file(copy, seed=1)
+    data = json.loads(path.read_text())
+    data["metrics"]["log_loss"] = 0.01
+    path.write_text(parse_entry(data, str(path), verify=False).with_hash().model_dump_json())
+    assert main(["leaderboard", "merge", str(copy), "--out", str(tmp_path / "m2")]) == 1
+    err = capsys.readouterr().err
+    assert "seed 1: log_loss 0.01 (recomputed:" in err and "merge refused" in err
+    assert not (tmp_path / "m2").exists()
