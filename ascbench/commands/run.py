@@ -142,7 +142,21 @@ def run(args, ctx) -> int:
         resolve_device(args.device)  # fail before any work if the device is not there
     check_results_dir(Path(args.results))
     with results_lock(Path(args.results), wait=args.wait):
+        _remove_orphans(Path(args.results))
         return _run_all(args, registry, runs, systems, seeds, executor, ruleset)
+
+
+def _remove_orphans(results: Path) -> None:
+    """Predictions and models of jobs stopped before their entry was written: never part of a
+    board, redone by this run; removed (under the run lock) so none is left without its entry."""
+    from ascbench.leaderboard import ResultStore
+
+    orphans = ResultStore(results).orphaned_job_files()
+    for path in orphans:
+        path.unlink(missing_ok=True)
+    if orphans:
+        print(f"ascbench: removed {len(orphans)} files of jobs stopped before their entry was "
+              f"written (e.g. {orphans[0]}); those jobs run again", file=sys.stderr)  # fmt: skip
 
 
 def _run_all(args, registry, runs, systems, seeds, executor, ruleset) -> int:

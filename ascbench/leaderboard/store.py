@@ -93,6 +93,22 @@ class ResultStore:
         ]
         return sorted(files, key=lambda p: (p.parent.parent.name, p.parent.name, _seed_of(p)))
 
+    #: files a job writes beside its entry before the entry itself
+    JOB_FILE_SUFFIXES = (".predictions.csv", ".truth.csv", ".model.pt")
+
+    def orphaned_job_files(self) -> list[Path]:
+        """Files of jobs stopped (Ctrl-C, kill) after writing their predictions or model but
+        before their entry: ``seed<k>.predictions.csv`` etc. without ``seed<k>.json``."""
+        if not self.root.is_dir():
+            return []
+        found = []
+        for suffix in self.JOB_FILE_SUFFIXES:
+            for path in self.root.glob(f"*/*/seed*{suffix}"):
+                entry = path.with_name(path.name[: -len(suffix)] + ".json")
+                if _SEED_FILE.fullmatch(entry.name) and not entry.exists():
+                    found.append(path)
+        return sorted(found)
+
     def load_all(self, *, errors: list[str] | None = None) -> list[LeaderboardEntry]:
         """Every stored entry, validated and hash-verified, sorted by (ruleset, system, seed).
 

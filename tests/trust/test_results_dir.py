@@ -35,3 +35,25 @@ def test_the_users_own_index_html_is_left_alone(tmp_path):
     render_all({}, tmp_path, plots=False)
     assert INDEX_MARK in mine.read_text()
     assert tmp_path / "index.html" in render_all({}, tmp_path, plots=False)
+
+
+def test_files_of_a_job_stopped_before_its_entry_are_removed_by_the_next_run(tmp_path, capsys):
+    from ascbench.leaderboard import ResultStore
+
+    results = tmp_path / "results"
+    folder = results / "dcase2022" / "dcase2022_baseline"
+    folder.mkdir(parents=True)
+    (folder / "seed0.predictions.csv").write_text("filename\tscene_label\n")
+    (folder / "seed0.model.pt").write_bytes(b"x")
+    kept = folder / "seed1.predictions.csv"  # has its entry: not an orphan
+    kept.write_text("x")
+    (folder / "seed1.json").write_text("{}")
+    assert [p.name for p in ResultStore(results).orphaned_job_files()] == [
+        "seed0.model.pt", "seed0.predictions.csv"
+    ]  # fmt: skip
+    # the next run on the directory removes them first, under its lock (whatever it does next)
+    main(["run", "--rules", "dcase2022", "--system", "dcase2022_baseline", "--results",
+          str(results), "--budget", "1", "--no-progress", "--resume", "--seed", "1"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert "removed 2 files of jobs stopped before their entry was written" in err
+    assert not (folder / "seed0.predictions.csv").exists() and kept.exists()
