@@ -130,6 +130,12 @@ def run(args, ctx) -> int:
     seeds = parse_seeds(args.seed, args.seeds, args.n_seeds)
     executor = build_executor(args)
     registry = ctx.registry
+    broken = [info for info in registry.plugins
+              if info.errors and info.origin == "--plugin"]  # fmt: skip
+    if broken:  # a plugin the user asked for by name must be there before any job starts
+        raise OptionsError(
+            f"--plugin {broken[0].name}: {broken[0].errors[0]}; fix it or leave it out"
+        )
     ruleset, systems = ctx.selection()
     systems = _systems_to_run(args, registry, ruleset, systems)
     runs = [
