@@ -135,8 +135,7 @@ def test_accuracy_intervals_stay_within_0_and_100_percent():
     assert aggregate([0.0, 2.0, 40.0]).ci95[0] < 0  # a quantity without a range: unclipped
 
 
-def test_a_plugin_named_with_plugin_that_does_not_load_stops_the_run_before_any_job(tmp_path,
-                                                                                   capsys):  # fmt: skip
+def test_a_named_plugin_that_does_not_load_stops_the_run_before_any_job(tmp_path, capsys):
     code = main(["--plugin", "no_such_plugin_module", "run", "--rules", "dcase2022", "--system",
                  "dcase2022_baseline", "--results", str(tmp_path / "r"), "--budget", "1",
                  "--no-progress"])  # fmt: skip
