@@ -222,7 +222,7 @@ def _show(args: argparse.Namespace, errors: list[str] | None) -> int:
 def _merge(args: argparse.Namespace, errors: list[str] | None) -> int:
     from ascbench.leaderboard.board import merge, write_merged
     from ascbench.leaderboard.store import ResultStore
-    from ascbench.leaderboard.verify import verify_all
+    from ascbench.leaderboard.verify import find_evidence, verify_all
 
     inputs = list(args.inputs)
     if ResultStore(args.out).entry_files():  # what DIR already holds takes part in the merge
@@ -230,7 +230,7 @@ def _merge(args: argparse.Namespace, errors: list[str] | None) -> int:
     prefer = "newest" if args.prefer_newest else "error"
     boards = merge(inputs, prefer=prefer, errors=errors)
     entries = [e for board in boards.values() for e in board.entries]
-    verified, unverified, problems = verify_all(entries, inputs)
+    verified, unverified, problems = verify_all(entries, lambda e: find_evidence(e, inputs))
     for problem in problems:
         print(f"ascbench: error: {problem}", file=sys.stderr)
     if problems:

@@ -239,20 +239,10 @@ class Collected:
 def _verify(entries: list[LeaderboardEntry], sourced: list[_Sourced]) -> tuple[dict, list, list]:
     """``(verified folders by key, unverifiable labels, problems)``: each entry's metrics
     recomputed from the predictions and labels beside it (:mod:`ascbench.leaderboard.verify`)."""
-    from ascbench.leaderboard.verify import check_shared_truth, verify_entry
+    from ascbench.leaderboard.verify import verify_all
 
     folder_of = {id(s.entry): s.folder for s in sourced}
-    verified, unverified, problems, checked = {}, [], [], []
-    for entry in entries:
-        folder = folder_of.get(id(entry))
-        ok, found = verify_entry(entry, folder) if folder is not None else (False, [])
-        problems += found
-        checked.append((entry, ok))
-        if ok:
-            verified[entry.key] = folder
-        elif not found:
-            unverified.append(entry.label())
-    return verified, unverified, problems + check_shared_truth(checked)
+    return verify_all(entries, lambda entry: folder_of.get(id(entry)))
 
 
 def collect(inputs: Iterable[str | Path], *, skip_invalid: bool = False) -> Collected:

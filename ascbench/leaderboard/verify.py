@@ -21,7 +21,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -158,14 +158,13 @@ def find_evidence(entry: LeaderboardEntry, inputs: Iterable[str | Path]) -> Path
 
 
 def verify_all(
-    entries: Iterable[LeaderboardEntry], inputs: Iterable[str | Path]
+    entries: Iterable[LeaderboardEntry], locate: Callable[[LeaderboardEntry], Path | None]
 ) -> tuple[dict[tuple, Path], list[str], list[str]]:
-    """``(folder by entry key of the verified, labels of the unverifiable, problems)`` for
-    entries read from ``inputs`` (``leaderboard merge`` and ``verify``)."""
-    inputs = list(inputs)
+    """``(folder by entry key of the verified, labels of the unverifiable, problems)``;
+    ``locate`` gives the folder of an entry's predictions and labels, or None."""
     verified, unverified, problems, checked = {}, [], [], []
     for entry in entries:
-        folder = find_evidence(entry, inputs)
+        folder = locate(entry)
         ok, found = verify_entry(entry, folder) if folder is not None else (False, [])
         problems += found
         checked.append((entry, ok))
