@@ -153,6 +153,21 @@ def _check_row_length(
         )
 
 
+def listed_name_problem(name: str, root: Path) -> str | None:
+    """What is wrong with a file name listed in a labels or split file, or None: empty,
+    absolute, holding control characters, or leading outside the dataset ``root``."""
+    if not name:
+        return "empty filename"
+    if any(ord(ch) < 32 or ch == "\x7f" for ch in name):
+        return f"filename {name!r} contains a control character; fix the row"
+    if Path(name).is_absolute() or (len(name) > 1 and name[1] == ":"):
+        return f"filename '{name}' is absolute (make it relative to {root})"
+    if escapes_root(name, root):
+        return (f"filename '{name}' points outside the dataset folder {root} (through '..' or "
+                "a symbolic link); list only files under it")  # fmt: skip
+    return None
+
+
 def escapes_root(name: str, root: Path) -> bool:
     """Whether the listed file ``name`` resolves (``..`` and symbolic links followed) to a
     place outside the dataset ``root``: a labels file may only point inside its dataset."""

@@ -26,9 +26,9 @@ from ascbench.data.checks import (
     DataReport,
     HeaderMode,
     check_headers,
-    escapes_root,
     examples,
     existing_files,
+    listed_name_problem,
     normalise_name,
     read_table,
 )
@@ -191,14 +191,7 @@ def _read_rows(table: Table, csv_path: Path, root: Path) -> _LabelRows:
 
 def _filename_problem(fn: str, root: Path) -> str | None:
     """What is wrong with a listed file name, or None."""
-    if not fn:
-        return "empty filename"
-    if Path(fn).is_absolute() or (len(fn) > 1 and fn[1] == ":"):
-        return f"filename '{fn}' is absolute (make it relative to {root})"
-    if escapes_root(fn, root):
-        return (f"filename '{fn}' points outside the dataset folder {root} (through '..' or a "
-                "symbolic link); list only files under it")  # fmt: skip
-    return None
+    return listed_name_problem(fn, root)
 
 
 def _clip(fn: str, label: str, row: dict[str, str]) -> Clip:

@@ -34,9 +34,9 @@ from ascbench.data.checks import (
     HeaderMode,
     Table,
     check_headers,
-    escapes_root,
     examples,
     existing_files,
+    listed_name_problem,
     normalise_name,
     read_table,
 )
@@ -435,8 +435,8 @@ def _join(meta: Table, tables: dict[str, Table], root: Path) -> _Joined:
                 continue
             seen[fn] = part
             where = f"{table.path.name}:{line}"
-            if escapes_root(fn, root):
-                joined.outside.append(f"{where} '{fn}'")
+            if listed_name_problem(fn, root):
+                joined.outside.append(f"{where} {fn!r}")
                 continue
             clip = _join_row(joined, part, where, fn, row, meta_rows.get(fn, (0, {}))[1])
             if clip is not None:
@@ -478,8 +478,9 @@ def _join_row(
 def _report_join_problems(report: DataReport, root: Path, joined: _Joined) -> None:
     if joined.outside:
         report.errors.append(
-            f"{len(joined.outside)} rows point outside the dataset folder {root} through '..' "
-            f"or a symbolic link ({examples(joined.outside)}); list only files under it"
+            f"{len(joined.outside)} rows name files that are not plain paths inside the dataset "
+            f"folder {root} (a control character, an absolute path, or a way out through '..' or "
+            f"a symbolic link: {examples(joined.outside)}); list only files under it"
         )
     if joined.unknown_labels:
         report.errors.append(
