@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ascbench.errors import AscbenchError
 from ascbench.jobs import stages
 from ascbench.jobs.artifacts import ArtifactStore
-from ascbench.jobs.plan import Job, RunSettings, load_run_dataset
+from ascbench.jobs.plan import Job, RunSettings, load_run_dataset, step_matched_recipe
 
 if TYPE_CHECKING:
     from ascbench.plugins import Registry
@@ -40,7 +40,12 @@ def run_job(job: Job, registry: Registry, settings: RunSettings, dataset=None):
             clips={k: len(v) for k, v in dataset.splits.items()},
         )
         artifacts = ArtifactStore(settings.results, settings.ruleset.name)
+        note = None
+        if settings.budget.is_default and settings.weights is None:
+            recipe, note = step_matched_recipe(system.recipe, len(dataset.splits["train"]))
+            system = system.model_copy(update={"recipe": recipe})
         ctx = stages.JobContext(job, system, registry, settings, dataset, artifacts)
+        ctx.notes.extend([note] if note else [])
         result = run_stages(ctx, epochs, minutes)
         budget = Budget(full=settings.budget.full, epochs=result.epochs, minutes=minutes)
     except KeyboardInterrupt:

@@ -71,3 +71,18 @@ def test_run_on_two_splits_gives_a_board_each_and_a_table_across(plugin_dir, dat
     assert set(row["accuracy"]) == {"5", "100"}
     assert row["accuracy"]["100"] == pytest.approx(full.metrics.accuracy)
     assert "by training split" in out and "5 %" in out and "100 %" in out
+
+
+def test_the_default_budget_gives_large_batch_recipes_enough_steps():
+    from ascbench.jobs.plan import step_matched_recipe
+    from ascbench.systems import TrainingRecipe
+
+    big = TrainingRecipe(batch_size=256, lr=0.005)
+    recipe, note = step_matched_recipe(big, 900)
+    assert recipe.batch_size == 56 and recipe.lr == pytest.approx(0.005 * (56 / 256) ** 0.5)
+    assert "batch 256 -> 56" in note and "(3 with the recipe's batch)" in note
+    assert step_matched_recipe(big, 139_620) == (big, None)  # TAU 2022: 545 steps already
+    pairs = TrainingRecipe(batch_size=128, lr=0.1, mixup_alpha=0.4, mixup_mode="two_batches")
+    assert step_matched_recipe(pairs, 900)[0].batch_size == 28  # 16 steps of 2 x 28 clips
+    small = TrainingRecipe(batch_size=16)
+    assert step_matched_recipe(small, 54) == (small, None)  # never below 16 clips a batch
