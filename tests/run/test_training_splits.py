@@ -80,9 +80,14 @@ def test_the_default_budget_gives_large_batch_recipes_enough_steps():
     big = TrainingRecipe(batch_size=256, lr=0.005)
     recipe, note = step_matched_recipe(big, 900)
     assert recipe.batch_size == 56 and recipe.lr == pytest.approx(0.005 * (56 / 256) ** 0.5)
-    assert "batch 256 -> 56" in note and "(3 with the recipe's batch)" in note
+    assert "batch 256 -> 56" in note and "has 16 optimizer steps, not 3" in note
     assert step_matched_recipe(big, 139_620) == (big, None)  # TAU 2022: 545 steps already
-    pairs = TrainingRecipe(batch_size=128, lr=0.1, mixup_alpha=0.4, mixup_mode="two_batches")
+    pairs = TrainingRecipe(batch_size=128, lr=1e-3, mixup_alpha=0.4, mixup_mode="two_batches")
     assert step_matched_recipe(pairs, 900)[0].batch_size == 28  # 16 steps of 2 x 28 clips
+    sgd = TrainingRecipe(batch_size=256, optimizer="sgd", lr=0.1)
+    assert step_matched_recipe(sgd, 900) == (sgd, None)  # SGD recipes keep their batch
+    nine = TrainingRecipe(batch_size=64)
+    assert step_matched_recipe(nine, 900) == (nine, None)  # 14 steps: not starved
     small = TrainingRecipe(batch_size=16)
     assert step_matched_recipe(small, 54) == (small, None)  # never below 16 clips a batch
+    assert step_matched_recipe(TrainingRecipe(batch_size=32), 54)[0].batch_size == 16
