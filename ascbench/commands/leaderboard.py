@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from ascbench.leaderboard.defaults import DEFAULT_OUT, DEFAULT_RESULTS
+from ascbench.text import count
 
 NAME = "leaderboard"
 HELP = "show, merge, render and publish leaderboards from result files"
@@ -252,7 +253,8 @@ def _merge(args: argparse.Namespace, errors: list[str] | None) -> int:
         atomic_write_bytes(target, data)
     for name, board in boards.items():
         print(
-            f"{name}: {len(board.entries)} entries of {len(board.rows)} systems -> "
+            f"{name}: {count(len(board.entries), 'entry')} of "
+            f"{count(len(board.rows), 'system')} -> "
             f"{args.out / name}/, {args.out / f'leaderboard-{name}.json'}"
         )
     print(f"verified: {len(verified)} of {len(entries)} entries give their metrics again from "
@@ -308,7 +310,8 @@ def _publish(args: argparse.Namespace) -> int:
             if s in statuses
         )
         print(
-            f"published {name}: {len(board.entries)} entries of {len(board.rows)} systems "
+            f"published {name}: {count(len(board.entries), 'entry')} of "
+            f"{count(len(board.rows), 'system')} "
             f"({counts}) -> {args.out}"
         )
     total = done.verified + len(done.unverified)

@@ -8,6 +8,7 @@ from pathlib import Path
 from ascbench.errors import AscbenchError
 from ascbench.jobs.plan import DEFAULT_EPOCHS, EXECUTORS, RAY_INSTALL
 from ascbench.leaderboard.defaults import DEFAULT_RESULTS
+from ascbench.text import count
 
 
 class OptionsError(AscbenchError):
@@ -310,8 +311,7 @@ def _print_leaderboard(results: Path, rules: str) -> None:
         board = group_by_ruleset(entries)[rules]
         print(render_text(board))
         written = render_results(results, rules=rules)
-        shown = ", ".join(str(p) for p in written if p.suffix in {".md", ".html", ".png"})
-        print(f"leaderboard written: {shown}")
+        print(f"leaderboard written: {', '.join(str(p) for p in written)}")
 
 
 def _print_summary(summary) -> int:
@@ -320,7 +320,8 @@ def _print_summary(summary) -> int:
     degenerate = [e for e in summary.written if e.degenerate]
     learned_nothing = f"{len(degenerate)} degenerate (learned nothing), " if degenerate else ""
     print(
-        f"{len(summary.written)} entries written, {len(summary.skipped)} skipped (--resume), "
+        f"{count(len(summary.written), 'entry')} written, "
+        f"{len(summary.skipped)} skipped (--resume), "
         f"{len(failed)} failed, {learned_nothing}in {summary.seconds / 60:.1f} min",
         file=sys.stderr,
     )

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from ascbench.jobs.executors import Executor, InProcessExecutor
 from ascbench.jobs.plan import Job, RunSettings, dependencies, load_run_dataset, plan
 from ascbench.jobs.workers import run_job_here, run_job_in_worker, worker_setup
+from ascbench.text import count
 
 if TYPE_CHECKING:
     from ascbench.plugins import Registry
@@ -102,8 +103,8 @@ def run_jobs(
             threads = job_settings.threads
             driver.say(
                 None,
-                f"{len(pending)} jobs on the {executor.name} executor, each with {threads} "
-                f"torch thread{'s' if threads != 1 else ''}",
+                f"{count(len(pending), 'job')} on the {executor.name} executor, each with "
+                f"{count(threads, 'torch thread')}",
             )
             submit = job_submitter(executor, registry, job_settings, plugins)
             schedule(pending, registry, job_settings, driver, executor, submit)

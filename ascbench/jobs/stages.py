@@ -31,6 +31,7 @@ from ascbench.jobs.plan import (
     teachers_of,
     training_identity,
 )
+from ascbench.text import count
 
 if TYPE_CHECKING:
     import torch
@@ -236,7 +237,7 @@ def scheduled_epochs(ctx: JobContext, built: BuiltSystem, epochs: int) -> int:
     seconds = ctx.dataset.clip_seconds
     epochs = default_epochs(macs, seconds, ctx.system.recipe.epochs)
     ctx.notes.append(
-        f"default budget: {epochs} epoch(s), the training compute of {DEFAULT_EPOCHS} "
+        f"default budget: {count(epochs, 'epoch')}, the training compute of {DEFAULT_EPOCHS} "
         f"epochs at {DEFAULT_MACS_PER_SECOND / 1e6:g} M MACs per second of audio "
         f"(this model: {macs / 1e6 / seconds:.1f} M); --budget N or --full train longer"
     )
@@ -298,7 +299,7 @@ def train_model(ctx, model, split: TrainingSplit, teacher, epochs: int, minutes)
             f"time budget {minutes:g} min: about {per_epoch:.1f} s per epoch measured, "
             f"{epochs} epochs scheduled (depends on the machine's speed)"
         )
-    ctx.say(f"training {epochs} epochs")
+    ctx.say(f"training {count(epochs, 'epoch')}")
     result = train(
         model, split.train, system.recipe, epochs=epochs,
         max_minutes=None if minutes is None else 1.5 * minutes, seed=ctx.job.seed,

@@ -19,6 +19,7 @@ from ascbench.leaderboard import degeneracy
 from ascbench.leaderboard._io import atomic_write_text
 from ascbench.leaderboard.board import BoardRow, Leaderboard, Stat, board_filename
 from ascbench.leaderboard.entry import LeaderboardEntry
+from ascbench.text import count
 
 _QUANTITY_LABEL = {
     "parameters": "params",
@@ -337,7 +338,7 @@ def render_text(board: Leaderboard, *, reported: bool = False) -> str:
     rows = [[r[i] for i in keep] for r in t.rows]
     title = f"{board.ruleset.name}: {board.ruleset.title}".rstrip(": ")
     n = len(board.entries)
-    summary = f"{len(board.rows)} systems, {n} entries; {_ranking_sentence(board)}"
+    summary = f"{count(len(board.rows), 'system')}, {count(n, 'entry')}; {_ranking_sentence(board)}"
     text = f"{title}\n{summary}\n\n{text_table(headers, rows)}\n"
     degenerate = [r for r in board.rows if r.degenerate]
     if degenerate:
@@ -375,7 +376,7 @@ def render_markdown(board: Leaderboard, *, plot_file: str | None = None) -> str:
         f"# Leaderboard: {_md(title)} (`{board.ruleset.name}`)",
         "",
         f"Generated {board.generated_at.strftime('%Y-%m-%d %H:%M:%S')} UTC from "
-        f"{len(board.entries)} entries of {len(board.rows)} systems.",
+        f"{count(len(board.entries), 'entry')} of {count(len(board.rows), 'system')}.",
         "",
         markdown_table(t.headers, t.rows, right),
         "",
@@ -476,7 +477,7 @@ def render_html(board: Leaderboard, *, svg: str | None = None) -> str:
         "<body>",
         f"<h1>Leaderboard: {esc(title)} (<code>{esc(board.ruleset.name)}</code>)</h1>",
         f"<p>Generated {board.generated_at.strftime('%Y-%m-%d %H:%M:%S')} UTC from "
-        f"{len(board.entries)} entries of {len(board.rows)} systems.</p>",
+        f"{count(len(board.entries), 'entry')} of {count(len(board.rows), 'system')}.</p>",
         html_table(t.headers, t.rows, right, set(t.reported_columns)),
         "<ul>" + "".join(f"<li>{esc(n)}</li>" for n in notes(board)) + "</ul>",
     ]

@@ -111,7 +111,7 @@ def test_publishing_is_deterministic_and_rereads(tmp_path, results, capsys):
     assert cli_publish(results, "--out", first, "--rules", "dcase2022") == 0
     printed = capsys.readouterr().out
     assert str(first / "pareto-dcase2022.png") in printed
-    assert "published dcase2022: 1 entries of 1 systems (1 ok)" in printed
+    assert "published dcase2022: 1 entry of 1 system (1 ok)" in printed
     assert snapshot(first).keys() == expected_names("dcase2022")
     assert (first / "pareto-dcase2022.png").read_bytes().startswith(b"\x89PNG")
     assert "<svg" in (first / "pareto-dcase2022.svg").read_text()
