@@ -46,6 +46,7 @@ from tqdm import tqdm
 from ascbench.clips import Batch
 from ascbench.data import audio as audio_module
 from ascbench.data.base import Clip, Dataset
+from ascbench.data.checks import examples
 from ascbench.errors import AscbenchError, DatasetError
 from ascbench.frontends.base import FeatureExtractor
 from ascbench.paths import cache_dir
@@ -389,16 +390,12 @@ def _refresh_changed(
         rows = _changed_rows(final, dataset, clips)  # another process may have done it
         if not rows:
             return
-        names = examples_of([clips[r].filename for r in rows])
+        names = examples([clips[r].filename for r in rows])
         tqdm.write(f"ascbench: {len(rows)} files changed since their features were cached "
                    f"({names}); recomputing only those rows", file=sys.stderr)  # fmt: skip
         _rewrite_rows(final, dataset, clips, rows, frontend, shape, dtype)
     finally:
         _release(lock)
-
-
-def examples_of(names: list[str], n: int = 3) -> str:
-    return ", ".join(names[:n]) + (", ..." if len(names) > n else "")
 
 
 def _rewrite_rows(
@@ -411,15 +408,14 @@ def _rewrite_rows(
     samples = int(round(dataset.clip_seconds * frontend.sample_rate))
     was_training = frontend.training
     frontend.eval()
+    picked = [clips[r] for r in rows]
     try:
-        for start in range(0, len(rows), 64):
-            batch = rows[start : start + 64]
-            wave = np.zeros((len(batch), samples), dtype=np.float32)
-            for i, row in enumerate(batch):
-                audio = audio_module.load_audio(dataset.path(clips[row]), frontend.sample_rate)
-                wave[i, : min(samples, len(audio))] = audio[:samples]
-            picked = [clips[r] for r in batch]
-            features[batch] = _batch_features(frontend, wave, dataset, picked, 0, shape, dtype)
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="ascbench-decode") as pool:
+            batches = _decoded_batches(pool, dataset, picked, 0, 64, samples,
+                                       frontend.sample_rate, depth=2)  # fmt: skip
+            for start, wave, _ in batches:
+                stored = _batch_features(frontend, wave, dataset, picked, start, shape, dtype)
+                features[rows[start : start + len(stored)]] = stored
         features.flush()
     finally:
         frontend.train(was_training)
