@@ -223,7 +223,7 @@ def _show(args: argparse.Namespace, errors: list[str] | None) -> int:
 def _merge(args: argparse.Namespace, errors: list[str] | None) -> int:
     from ascbench.leaderboard.board import merge, write_merged
     from ascbench.leaderboard.store import ResultStore
-    from ascbench.leaderboard.verify import find_evidence, verify_all
+    from ascbench.leaderboard.verify import evidence_files, find_evidence, verify_all
 
     inputs = list(args.inputs)
     if ResultStore(args.out).entry_files():  # what DIR already holds takes part in the merge
@@ -239,13 +239,7 @@ def _merge(args: argparse.Namespace, errors: list[str] | None) -> int:
               file=sys.stderr)  # fmt: skip
         return 1
     # the evidence is read before any entry is written into DIR (which may be an input)
-    evidence = {}
-    for entry in entries:
-        folder = verified.get(entry.key)
-        for name in ("predictions", "truth") if folder is not None else ():
-            ref = entry.artifacts[name]
-            target = args.out / entry.ruleset.name / entry.system.name / ref.path
-            evidence[target] = (folder / ref.path).read_bytes()
+    evidence = evidence_files(entries, verified, args.out)
     write_merged(boards, args.out, overwrite=args.prefer_newest)
     from ascbench.atomic import atomic_write_bytes
 

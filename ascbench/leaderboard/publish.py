@@ -383,7 +383,10 @@ def publish(
     boards = build_boards(collected.entries, rules)
     kept = _kept_boards(out, boards)
     files = render_files(boards, out, index={**kept, **boards}, plots=plots)
-    files |= _evidence_files(boards, collected.verified, out)
+    from ascbench.leaderboard.verify import evidence_files
+
+    entries = [e for board in boards.values() for e in board.entries]
+    files |= evidence_files(entries, collected.verified, out)
     if sign is not None:
         from ascbench.leaderboard.signing import SUFFIX, signature_bytes
 
@@ -400,21 +403,3 @@ def publish(
         verified=len(collected.verified),
         unverified=collected.unverified,
     )
-
-
-def _evidence_files(
-    boards: dict[str, Leaderboard], verified: dict[tuple, Path], out: Path
-) -> dict[Path, bytes]:
-    """The predictions and labels of every verified entry, copied to
-    ``<out>/<rule set>/<system>/`` so that the published board can be verified again."""
-    files = {}
-    for board in boards.values():
-        for entry in board.entries:
-            folder = verified.get(entry.key)
-            if folder is None:
-                continue
-            for name in ("predictions", "truth"):
-                ref = entry.artifacts[name]
-                target = out / entry.ruleset.name / entry.system.name / ref.path
-                files[target] = (folder / ref.path).read_bytes()
-    return files

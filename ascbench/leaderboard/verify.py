@@ -173,3 +173,19 @@ def verify_all(
         elif not found:
             unverified.append(entry.label())
     return verified, unverified, problems + check_shared_truth(checked)
+
+
+def evidence_files(
+    entries: Iterable[LeaderboardEntry], verified: dict[tuple, Path], out: Path
+) -> dict[Path, bytes]:
+    """The predictions and labels of every verified entry, as they go to
+    ``<out>/<rule set>/<system>/`` (a published board or a merged store) so that what is
+    written there can be verified again."""
+    files = {}
+    for entry in entries:
+        folder = verified.get(entry.key)
+        for name in ("predictions", "truth") if folder is not None else ():
+            ref = entry.artifacts[name]
+            target = out / entry.ruleset.name / entry.system.name / ref.path
+            files[target] = (folder / ref.path).read_bytes()
+    return files
