@@ -19,7 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
-from ascbench.data import audio as audio_module
 from ascbench.data.base import Dataset
 from ascbench.errors import AscbenchError
 from ascbench.progress import bar as progress_bar
@@ -68,16 +67,15 @@ def load_audio_store(
             f"audio in memory (limit {MAX_BYTES / 2**30:.0f} GiB); train on a smaller split "
             "(--split) or drop the waveform augmentation"
         )
+    from ascbench.features.cache import _decoded_batches  # the feature cache's decoder
+
     audio = np.zeros((len(clips), samples), dtype=np.float16)
+    bar = progress_bar(total=len(clips), desc="training audio", unit="clip",
+                       disable=not progress)  # fmt: skip
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        futures = [pool.submit(audio_module.load_audio, dataset.path(c), sample_rate)
-                   for c in clips]  # fmt: skip
-        bar = progress_bar(total=len(clips), desc="training audio", unit="clip",
-                           disable=not progress)  # fmt: skip
-        for row, future in enumerate(futures):
-            wave = future.result()
-            n = min(samples, wave.shape[0])
-            audio[row, :n] = wave[:n]
-            bar.update(1)
-        bar.close()
+        for start, wave, _ in _decoded_batches(pool, dataset, clips, 0, 256, samples,
+                                               sample_rate, depth=max(2, workers)):  # fmt: skip
+            audio[start : start + len(wave)] = wave
+            bar.update(len(wave))
+    bar.close()
     return AudioStore(audio, [c.filename for c in clips], sample_rate)
