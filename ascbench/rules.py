@@ -153,9 +153,11 @@ class Limit(_Strict):
 
 
 class LimitCheck(_Strict):
-    """The outcome of checking one measured value against one limit."""
+    """The outcome of checking one measured value against one limit; ``device_models``: the
+    models a system selects between by recording device, where the rule set allows one
+    (:attr:`RuleSet.device_at_inference` false)."""
 
-    quantity: Quantity
+    quantity: Quantity | Literal["device_models"]
     value: int
     maximum: int
     status: Literal["pass", "fail", "ambiguous"]
@@ -194,6 +196,12 @@ class RuleSet(_Strict):
     )
     train_split: int | None = Field(
         None, description="Set on the variant of one split (for_split): its percent."
+    )
+    device_at_inference: bool = Field(
+        False,
+        description="Whether the recording device is known at inference, so that a system may "
+        "select one model per device (DCASE 2025). Where it is not, a system with device-"
+        "specific models breaks the rules.",
     )
     notes: list[str] = Field(default_factory=list)
     source: str = Field("", description="Where the rule set came from (file or plugin).")

@@ -348,7 +348,7 @@ def eligible_systems(registry, ruleset, systems):
         )
         print(
             f"ascbench: {len(kept)} of {len(systems)} systems can fit {ruleset.name}; left out, "
-            f"over a parameter or MAC limit before training: {names}. --all runs them too",
+            f"breaking a limit whatever the training: {names}. --all runs them too",
             file=sys.stderr,
         )
     return [s for s, _ in kept]

@@ -796,22 +796,29 @@ def _write_tsv(path: Path, header: tuple[str, ...], rows: list[tuple[str, ...]])
             f.write("\t".join(row) + "\n")
 
 
-def _render_dataset(out: Path, config: SynthConfig, progress: bool) -> dict[str, int]:
-    from tqdm import tqdm
+@dataclass(frozen=True)
+class _Rendered:
+    """One written clip: its file name, scene, recording identifier, device, split, the key
+    of its 10-s parent recording and the SHA-256 of its bytes."""
 
-    segments = plan(config)
-    style = config.style
+    name: str
+    scene: str
+    identifier: str
+    device: str
+    split: str
+    parent: str
+    digest: str
+
+
+def _render_segments(out: Path, config: SynthConfig, segments: list[Segment]) -> list[_Rendered]:
+    """Render and write every clip of ``segments`` into ``out``. Each clip depends only on the
+    config's seed and its own keys (location, segment, slice, device), never on which segments
+    are rendered together, so any split of the segments over processes gives the same bytes."""
     clip_n = int(round(config.clip_seconds * FS))
     pad0, pad1 = int(_PAD_START * FS), int(_PAD_END * FS)
-    (out / "audio").mkdir(parents=True)
-    locations: dict[int, LocationSound] = {}
-    meta: list[tuple[str, ...]] = []
-    split_rows: dict[str, list[tuple[str, str, str]]] = {"train": [], "test": []}
-    total = sum(len(s.devices) * len(s.slices) for s in segments)
-    bar = tqdm(total=total, desc=f"synthesising {style}", unit="clip", disable=not progress,
-               leave=False)  # fmt: skip
     dev_index = {d: i for i, d in enumerate(DEVICES)}
-    digests: dict[str, str] = {}
+    locations: dict[int, LocationSound] = {}
+    written: list[_Rendered] = []
     for seg in segments:
         if seg.location not in locations:
             locations[seg.location] = _location_sound(
@@ -829,16 +836,68 @@ def _render_dataset(out: Path, config: SynthConfig, progress: bool) -> dict[str,
                 y = _apply_device(spec, n, dev,
                                   _rng(config.seed, _TAG_DEV, seg.segment, k, dev_index[dev]))
                 y = np.clip(y[pad0 : pad0 + clip_n], -1.0, 1.0 - 2.0**-23)
-                name = seg.filename(dev, k, style)
+                name = seg.filename(dev, k, config.style)
                 buffer = io.BytesIO()  # encode in memory, one write: ~2x faster than sf.write
                 sf.write(buffer, y, FS, subtype="PCM_24", format="WAV")
                 data = buffer.getvalue()
                 (out / name).write_bytes(data)
-                digests[name] = hashlib.sha256(data).hexdigest()
-                meta.append((name, seg.scene, seg.identifier, dev))
-                split_rows[seg.split].append((name, seg.scene, seg.parent_key(dev)))
-                bar.update(1)
+                written.append(_Rendered(
+                    name, seg.scene, seg.identifier, dev, seg.split, seg.parent_key(dev),
+                    hashlib.sha256(data).hexdigest(),
+                ))  # fmt: skip
+    return written
+
+
+def _render_workers() -> int:
+    """Processes for rendering: one per usable core, at most 8."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 8))
+
+
+def _render_dataset(
+    out: Path, config: SynthConfig, progress: bool, workers: int | None = None
+) -> dict[str, int]:
+    """Render the whole dataset into ``out`` with ``workers`` processes (default: one per
+    core); the bytes do not depend on the number of processes."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_all_start_methods, get_context
+
+    from tqdm import tqdm
+
+    segments = plan(config)
+    (out / "audio").mkdir(parents=True)
+    by_location: dict[int, list[Segment]] = {}
+    for seg in segments:  # a location's sound is made once per process: keep them together
+        by_location.setdefault(seg.location, []).append(seg)
+    groups = list(by_location.values())
+    total = sum(len(s.devices) * len(s.slices) for s in segments)
+    bar = tqdm(total=total, desc=f"synthesising {config.style}", unit="clip",
+               disable=not progress, leave=False)  # fmt: skip
+    workers = _render_workers() if workers is None else max(1, workers)
+    if "fork" not in get_all_start_methods():
+        workers = 1  # spawn would re-run the caller's __main__ module in every worker
+    written: list[_Rendered] = []
+    if workers == 1:
+        for group in groups:
+            written.extend(_render_segments(out, config, group))
+            bar.update(sum(len(s.devices) * len(s.slices) for s in group))
+    else:  # forked workers run numpy and scipy only (no OpenMP), so a fork is safe here
+        with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+            futures = [pool.submit(_render_segments, out, config, g) for g in groups]
+            for future in as_completed(futures):
+                done = future.result()
+                written.extend(done)
+                bar.update(len(done))
     bar.close()
+    meta = [(r.name, r.scene, r.identifier, r.device) for r in written]
+    split_rows: dict[str, list[tuple[str, str, str]]] = {"train": [], "test": []}
+    for r in written:
+        split_rows[r.split].append((r.name, r.scene, r.parent))
+    digests = {r.name: r.digest for r in written}
+    style = config.style
     meta.sort()
     _write_tsv(out / "meta.csv", ("filename", "scene_label", "identifier", "source_label"), meta)
     setup = out / "evaluation_setup"

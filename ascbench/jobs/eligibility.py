@@ -14,10 +14,14 @@ def over_fixed_limits(registry: Registry, system: System, ruleset: RuleSet) -> l
     """The rule set's parameter and MAC limits that ``system``'s untrained, uncompressed model
     exceeds, in words (empty: it can fit). Compression lowers bytes and non-zero counts, not
     the number of parameters or MACs, so a model over those limits cannot become compliant;
-    the default ``ascbench run`` leaves such systems out (``--all`` keeps them)."""
+    the default ``ascbench run`` leaves such systems out (``--all`` keeps them). So it does a
+    system with one model per recording device under a rule set that does not give the device
+    at inference."""
     from ascbench.build import build_system
     from ascbench.complexity import counted_tensors, measure, size_of
 
+    if system.device_specific is not None and not ruleset.device_at_inference:
+        return [f"one model per device, but {ruleset.name} does not give the device at inference"]
     limits = [lim for lim in ruleset.limits if lim.quantity in ("parameters", "macs")]
     if not limits:
         return []

@@ -107,7 +107,8 @@ def step_matched_recipe(recipe, n_train: int):
     256 was made for TAU 2022's 139,620 clips (546 steps per epoch), not for the 900 default
     clips (3). SGD recipes keep their batch: on the default data Shao's (SGD, lr 0.1, two
     batches of 128 per step) collapsed to one class with 8 or 16 steps per epoch under the
-    square-root rule, where its own 3 steps reach 28.6 %. ``note`` says what changed."""
+    square-root rule, and with 16 under the linear scaling rule (lr 0.022, teacher and student
+    at 12.8 %), where its own 3 steps reach 28.6 %. ``note`` says what changed."""
     import math
 
     pairs = 2 if recipe.mixup_alpha is not None and recipe.mixup_mode == "two_batches" else 1

@@ -169,6 +169,11 @@ class RuleSetInfo(_Strict):
     kilobyte: Literal[1000, 1024] = Field(1000, description="Bytes in the rule text's 'KB'.")
     clip_seconds: float = Field(gt=0, description="Length of one input clip at inference.")
     limits: list[Limit] = Field(default_factory=list)
+    device_at_inference: bool | None = Field(
+        None,
+        description="Whether the rule set gives the recording device at inference (one model "
+        "per device allowed); None in entries written before ascbench recorded it.",
+    )
 
     @field_validator("name")
     @classmethod
@@ -184,6 +189,7 @@ class RuleSetInfo(_Strict):
             kilobyte=ruleset.kilobyte,
             clip_seconds=ruleset.clip_seconds,
             limits=list(ruleset.limits),
+            device_at_inference=ruleset.device_at_inference,
         )
 
 
@@ -348,6 +354,17 @@ class Metrics(_Strict):
             extra=extra,
             **scored,
         )
+
+
+def device_models_check(devices: int, ruleset: str) -> LimitCheck:
+    """The failed check of a system that picks one of ``devices`` device models (and its
+    general model) by recording device, under a rule set where the device is not known at
+    inference."""
+    return LimitCheck(
+        quantity="device_models", value=devices + 1, maximum=1, status="fail",
+        text=f"one model for every device: {ruleset} does not give the recording device at "
+        "inference",
+    )  # fmt: skip
 
 
 def entry_status(compliance: Compliance, degenerate: Sequence[str]) -> Status:
@@ -619,6 +636,8 @@ class LeaderboardEntry(_Strict):
                 f"(expected {expected!r})"
             )
         limits = [(lim.quantity, lim.maximum) for lim in self.ruleset.limits]
+        if self.device_models and self.ruleset.device_at_inference is False:
+            limits.append(("device_models", 1))  # see device_models_check
         checked = [(c.quantity, c.maximum) for c in self.compliance.checks]
         if limits != checked:
             raise ValueError(
@@ -626,7 +645,10 @@ class LeaderboardEntry(_Strict):
                 f"{self.ruleset.name!r} {limits}"
             )
         for check in self.compliance.checks:
-            measured = self.complexity.quantity(check.quantity)
+            if check.quantity == "device_models":
+                measured = len(self.device_models) + 1  # with the general model
+            else:
+                measured = self.complexity.quantity(check.quantity)
             if check.value != measured:
                 raise ValueError(
                     f"compliance check of {check.quantity} says {check.value} but complexity "
@@ -786,9 +808,10 @@ def build_entry(
         metrics = Metrics.model_validate(metrics)
     compliance = None
     if summary is not None:
-        compliance = Compliance.from_checks(
-            [lim.check(summary.quantity(lim.quantity)) for lim in rs_info.limits]
-        )
+        checks = [lim.check(summary.quantity(lim.quantity)) for lim in rs_info.limits]
+        if device_models and rs_info.device_at_inference is False:
+            checks.append(device_models_check(len(device_models), rs_info.name))
+        compliance = Compliance.from_checks(checks)
     status: Status
     degenerate: list[str] = []
     if error is not None or metrics is None or summary is None or compliance is None:

@@ -314,3 +314,20 @@ def test_over_fixed_limits_names_the_limit(tiny_plugin):
     registry = load_registry(extra_modules=[tiny_plugin])
     system = registry.system("tiny_ok")
     assert over_fixed_limits(registry, system, registry.ruleset("dcase2022")) == []
+
+
+def test_a_device_specific_system_is_left_out_where_the_device_is_unknown(tiny_plugin):
+    """DCASE 2021-2024 give no device at inference: a system that picks a model per device
+    cannot comply there, so the default run leaves it out (under dcase2025 it may run)."""
+    from ascbench.jobs.eligibility import over_fixed_limits
+    from ascbench.plugins import load_registry
+    from ascbench.systems import DeviceSpecific
+
+    registry = load_registry(extra_modules=[tiny_plugin])
+    system = registry.system("tiny_ok").model_copy(
+        update={"device_specific": DeviceSpecific(devices=["a"], epochs=1, lr=1e-3)}
+    )
+    assert over_fixed_limits(registry, system, registry.ruleset("dcase2022")) == [
+        "one model per device, but dcase2022 does not give the device at inference"
+    ]
+    assert over_fixed_limits(registry, system, registry.ruleset("dcase2025")) == []

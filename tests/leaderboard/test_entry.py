@@ -325,6 +325,24 @@ def test_build_entry_redoes_limit_checks_from_the_ruleset(make_entry, rulesets):
     assert rebuilt.compliance == e.compliance
 
 
+def test_device_models_break_a_ruleset_without_the_device_at_inference(make_entry, rulesets):
+    """One model per recording device is allowed where the rule set gives the device at
+    inference (DCASE 2025) and noncompliant elsewhere, named in the reason."""
+    e = make_entry("per_device", "dcase2022")
+    fields = dict(system=e.system, seed=0, provenance=e.provenance, complexity=e.complexity,
+                  metrics=e.metrics, device_models={"a": e.complexity, "s1": e.complexity})
+    under_2022 = build_entry(ruleset=rulesets["dcase2022"], **fields)
+    assert under_2022.status == "noncompliant"
+    check = under_2022.compliance.checks[-1]
+    assert (check.quantity, check.value, check.maximum) == ("device_models", 3, 1)
+    assert "device_models 3 > 1" in under_2022.reason
+    under_2025 = build_entry(ruleset=rulesets["dcase2025"], **fields)
+    assert under_2025.status == "ok"
+    assert [c.quantity for c in under_2025.compliance.checks] == ["bytes", "macs"]
+    single = build_entry(ruleset=rulesets["dcase2022"], **{**fields, "device_models": None})
+    assert single.status == "ok"
+
+
 # -- schema ------------------------------------------------------------------------------------
 
 

@@ -35,8 +35,9 @@ RECIPE = TrainingRecipe(
     augmentations=[ComponentRef(name="freq_mixstyle", params={"p": 0.4, "alpha": 0.3})],
     specaugment={"time_masks": 0, "freq_masks": 1, "freq_width": 48},
     time_shift=0.125, shift_mode="roll",
-    # run_qat.py: 24 epochs of quantization-aware training from the float model (--full)
-    extra={"finetune_epochs": 24},
+    # run_qat.py: 24 epochs of quantization-aware training from the float model (--full);
+    # channels_last is for speed, not the recipe: 1.37x faster training steps on the CPU
+    extra={"finetune_epochs": 24, "memory_format": "channels_last"},
 )  # fmt: skip
 
 DEVIATIONS = [
