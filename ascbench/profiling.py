@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -74,6 +76,37 @@ def compress_without_data(
     return model, records, context.report
 
 
+def provisional_verdict(report: Any, ruleset: RuleSet) -> str | None:
+    """Where ``ruleset`` counts non-zero values only, the verdict on untrained weights can
+    flip once they are trained: batch-norm biases and running means start at 0 and rarely stay
+    there. Returns a sentence naming each limit that passes on these weights but fails with
+    every counted value non-zero (the trained worst case), or None when no verdict can flip."""
+    if ruleset.parameters.count_zeros or report.nonzero_parameters >= report.parameters:
+        return None
+    scale = report.parameters / max(report.nonzero_parameters, 1)
+    worst = {
+        "nonzero_parameters": report.parameters,
+        "bytes": round(report.bytes * scale),  # zeros hold the bytes of their own dtype
+    }
+    flips = []
+    for limit in ruleset.limits:
+        if limit.quantity not in worst:
+            continue
+        now = getattr(report, limit.quantity)
+        then = worst[limit.quantity]
+        if limit.check(now).status == "pass" and limit.check(then).status != "pass":
+            flips.append(
+                f"{limit.quantity} {now:,} passes {limit.maximum:,} on these weights but would be "
+                f"about {worst[limit.quantity]:,} with every value non-zero"
+            )
+    if not flips:
+        return None
+    return (
+        "provisional verdict: " + "; ".join(flips) + " (trained batch-norm statistics and "
+        "biases are rarely zero); `ascbench run` decides on the trained model"
+    )
+
+
 def profile_system(registry: Registry, system: System, ruleset: RuleSet) -> SystemProfile:
     """Measure ``system``'s model as it would be submitted, on one clip of the rule set's
     length: built untrained, then compressed by its chain with random calibration data and
@@ -116,6 +149,9 @@ def profile_system(registry: Registry, system: System, ruleset: RuleSet) -> Syst
             "(batch-norm biases and running means start at 0): `ascbench run` measures the "
             "trained model"
         )
+        flip = provisional_verdict(report, ruleset)
+        if flip:
+            report.flags.append(flip)
     if system.device_specific is not None:
         devices = system.device_specific.devices
         report.flags.append(

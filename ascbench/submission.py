@@ -183,7 +183,7 @@ def output_csv_text(
             raise SubmissionError(
                 f"{where}: file name {name!r} (row {i + 1}) is empty or contains a tab or newline"
             )
-        key = basename(name)
+        key = name if keep_paths else basename(name)  # kept paths: unique as paths
         if key in seen:
             raise SubmissionError(
                 f"{where}: file {key!r} appears twice (rows {seen[key] + 1} and {i + 1}); "

@@ -96,6 +96,11 @@ def _add_check(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="decode every audio file to find unusable audio (slow)",
     )
+    check.add_argument(
+        "--evaluation-only", action="store_true",
+        help="check a set for evaluating released weights (`run --weights`): no training clips "
+        "needed, and without a split column every clip is a test clip",
+    )  # fmt: skip
 
 
 def _add_default(sub: argparse._SubParsersAction) -> None:
@@ -180,6 +185,7 @@ def _check(args: argparse.Namespace) -> int:
         args.path, clip_seconds=args.clip_seconds, split=args.split,
         skip_missing=args.skip_missing, skip_unknown_labels=args.skip_unknown_labels,
         headers="all" if args.full else "sample", decode=args.decode, progress=True,
+        evaluation_only=args.evaluation_only,
     )  # fmt: skip
     print_report(report)
     return 0 if report.ok else 1

@@ -54,7 +54,14 @@ def add_arguments(parser):
     parser.add_argument(
         "--weights", metavar="PATH",
         help="evaluate released weights instead of training (one --system whose model takes a "
-        "'weights' parameter, e.g. the SP4ASC checkpoints)",
+        "'weights' parameter, e.g. the SP4ASC checkpoints: a file or the model's folder); the "
+        "data then needs no training clips",
+    )  # fmt: skip
+    parser.add_argument(
+        "--tta", metavar="none|report|N",
+        help="test-time augmentation at evaluation: none (one plain pass, as reference numbers "
+        "without TTA are made), report (the recipe's own passes, e.g. SP4ASC's 30) or N passes; "
+        "default: the recipe's, at most 3 unless --full. Stated in the entry",
     )  # fmt: skip
     seeds = parser.add_argument_group(
         "seeds", "several seeds give mean, standard deviation and 95 % confidence interval"
@@ -277,7 +284,7 @@ def _systems_to_run(args, registry, ruleset, systems):
 def _run_settings(args, ruleset, systems, split=None):
     """The run's settings from the command line (``--weights`` checked against ``systems``),
     training on the DCASE 2024 split of ``split`` percent (None: the whole training split)."""
-    from ascbench.jobs.plan import RunSettings, check_weights, parse_budget
+    from ascbench.jobs.plan import RunSettings, check_weights, parse_budget, parse_tta
 
     weights = Path(args.weights) if args.weights else None
     if weights is not None:
@@ -296,6 +303,7 @@ def _run_settings(args, ruleset, systems, split=None):
         threads=args.cpus_per_job,
         train_split=split,
         skip_missing=args.skip_missing,
+        tta=parse_tta(args.tta, systems),
     )
 
 

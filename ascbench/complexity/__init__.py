@@ -80,7 +80,8 @@ def measure(
     shape = (ruleset.macs.batch_size, *[int(s) for s in input_shape])
     traced = mac_model if mac_model is not None else model
     macs = _count_macs(traced, ruleset, shape, seed, reference)
-    flags += _mac_flags(macs, ruleset, {t.module for t in tensors})
+    holders = {t.module for t in tensors}
+    flags += _mac_flags(macs, ruleset, holders, traced_form=mac_model is not None)
     if mac_model is not None:
         flags.append("MACs were traced on the float model the compressed model was made from")
 
@@ -131,21 +132,40 @@ def _count_macs(
     return count_macs(traced, example, ruleset.macs, reference=reference)
 
 
-def _mac_flags(macs: MacCount, ruleset: RuleSet, holders: set[str]) -> list[str]:
+def _mac_flags(
+    macs: MacCount, ruleset: RuleSet, holders: set[str], traced_form: bool = False
+) -> list[str]:
     """What to flag about a MAC count: functional MACs, ops without a rule, and modules
-    holding counted parameters (``holders``) that the forward pass never called."""
+    holding counted parameters (``holders``) that the forward pass never called.
+
+    ``traced_form``: the MACs were traced on the float form a compressed model was made from
+    (a torch.fx graph for FX int8). torch.fx inlines modules it does not keep as leaves: such
+    a module ran (it is not "never called"), and in the eager float model the official counter
+    sees it as the module it is."""
     flags: list[str] = []
+    uncalled = [m for m in macs.uncalled_modules if m in holders]
+    inlined = sorted(set(uncalled) & set(macs.inlined_modules)) if traced_form else []
     if macs.total_functional:
         where = ", ".join(sorted(n or "(model)" for n in macs.functional))
-        flags.append(
-            f"{macs.total_functional:,} MACs run in functional ops outside counted leaf modules "
-            f"({where}); the official {ruleset.macs.name} counter would report "
-            f"{macs.total_counted:,} instead of {macs.total_counted + macs.total_functional:,}"
-        )
+        counted, total = macs.total_counted, macs.total_counted + macs.total_functional
+        if inlined:
+            flags.append(
+                f"{macs.total_functional:,} MACs run in functional ops outside counted leaf "
+                f"modules ({where}): torch.fx inlined {', '.join(inlined)} when tracing this "
+                f"model's float form, so the official {ruleset.macs.name} counter reports "
+                f"{counted:,} on that form and {total:,} on the eager float model, where they "
+                "are modules"
+            )
+        else:
+            flags.append(
+                f"{macs.total_functional:,} MACs run in functional ops outside counted leaf "
+                f"modules ({where}); the official {ruleset.macs.name} counter would report "
+                f"{counted:,} instead of {total:,}"
+            )
     if macs.unsupported:
         ops = ", ".join(f"{k} x{v}" for k, v in sorted(macs.unsupported.items()))
         flags.append(f"ops without a MAC rule were counted as 0: {ops}")
-    uncalled = [m for m in macs.uncalled_modules if m in holders]
+    uncalled = [m for m in uncalled if m not in inlined]  # inlined modules did run
     if uncalled:
         flags.append(
             "modules never called in the forward pass (parameters still counted): "

@@ -179,6 +179,9 @@ class MacCount:
     #: aten ops with no MAC rule, with how often they ran (counted 0)
     unsupported: dict[str, int] = field(default_factory=dict)
     uncalled_modules: list[str] = field(default_factory=list)
+    #: modules whose code a torch.fx graph runs as functional ops of its own (inlined by the
+    #: trace), by their path in the original model
+    inlined_modules: list[str] = field(default_factory=list)
     fvcore_total: int = 0
     fvcore_by_operator: dict[str, int] = field(default_factory=dict)
 
@@ -205,6 +208,23 @@ def _custom_leaf(module: torch.nn.Module) -> bool:
         and not type(module).__module__.startswith("torch.")
         and "Conv" not in type(module).__name__
     )
+
+
+def inlined_modules(model: torch.nn.Module) -> list[str]:
+    """For a torch.fx graph, the paths of the original modules whose operations the graph
+    runs as functional nodes (torch.fx traces through modules it does not keep as leaves, and
+    records where each node came from in ``nn_module_stack``); empty for an eager model."""
+    graph = getattr(model, "graph", None)
+    if not isinstance(model, torch.fx.GraphModule) or graph is None:
+        return []
+    paths: set[str] = set()
+    for node in graph.nodes:
+        if node.op not in ("call_function", "call_method"):
+            continue
+        stack = node.meta.get("nn_module_stack")
+        if stack:
+            paths.add(str(list(stack)[-1]))
+    return sorted(p for p in paths if p)
 
 
 def _call_counts(model: torch.nn.Module, example: torch.Tensor, names: list[str]) -> dict[str, int]:
@@ -263,6 +283,7 @@ def count_macs(
     result = MacCount(
         unsupported=unsupported,
         uncalled_modules=uncalled,
+        inlined_modules=inlined_modules(model),
         fvcore_total=fv_total,
         fvcore_by_operator=fv_ops,
     )

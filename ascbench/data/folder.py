@@ -92,8 +92,11 @@ def scan_folder(
     headers: HeaderMode = "sample",
     clip_seconds: float | None = None,
     progress: bool = False,
+    evaluation_only: bool = False,
 ) -> DataReport:
-    """Check a labels CSV (or a folder holding ``labels.csv``) and build its Dataset."""
+    """Check a labels CSV (or a folder holding ``labels.csv``) and build its Dataset. With
+    ``evaluation_only`` (released weights, nothing to train) the training split may be empty,
+    and without a split column every clip is a test clip."""
     path = Path(path).expanduser().absolute()
     report = DataReport(path=path, layout="folder")
     csv_path = _labels_csv(report, path)
@@ -111,7 +114,7 @@ def scan_folder(
     _report_row_problems(report, csv_path, rows, skip_unknown_labels)
     notes: list[str] = []
     clips = _drop_missing(report, csv_path, rows.clips, skip_missing, notes)
-    splits = _split_clips(report, csv_path, clips, rows.split_of, notes)
+    splits = _split_clips(report, csv_path, clips, rows.split_of, notes, evaluation_only)
     if report.errors:
         return report
     notes.append("clips used: " + ", ".join(f"{p} {len(c)}" for p, c in splits.items()))
@@ -271,9 +274,14 @@ def _split_clips(
     clips: list[Clip],
     split_of: dict[str, str] | None,
     notes: list[str],
+    evaluation_only: bool = False,
 ) -> dict[str, list[Clip]]:
-    """The train and test clips, by the split column or else :func:`assign_splits`."""
-    if split_of is None:
+    """The train and test clips, by the split column or else :func:`assign_splits` (or, for
+    an evaluation only, every clip in the test split)."""
+    if split_of is None and evaluation_only:
+        split_of = {c.filename: "test" for c in clips}
+        notes.append("no split column: evaluation only (released weights), every clip is tested")
+    elif split_of is None:
         split_of = assign_splits(clips)
         notes.append(
             f"no split column: deterministic {1 - TEST_FRACTION:.0%}/"
@@ -282,10 +290,14 @@ def _split_clips(
         )
     splits = {p: [c for c in clips if split_of.get(c.filename) == p] for p in ("train", "test")}
     for part, part_clips in splits.items():
+        if part == "train" and evaluation_only:
+            continue  # nothing is trained
         if not part_clips and not report.errors:
             report.errors.append(
                 f"{csv_path}: the {part} split is empty; add a split column or more clips per "
                 "scene (a scene needs two locations or files to appear in both splits)"
+                + ("; to evaluate released weights, pass --weights (data check: "
+                   "--evaluation-only)" if part == "train" else "")
             )
     return splits
 

@@ -133,26 +133,50 @@ def check_dataset(
     headers: HeaderMode = "sample",
     decode: bool = False,
     progress: bool = False,
+    evaluation_only: bool = False,
 ) -> DataReport:
     """Find and check the dataset ``path`` names (see the module docstring) and return the
     report, with ``report.dataset`` set when it could be built. Never raises for data problems
     (they are in ``report.errors``) except for the synthetic default's own failures.
+    ``evaluation_only``: a labels CSV may have no training clips (see :func:`scan_folder`).
 
     ``headers="all"`` reads every audio header instead of a sample; ``decode`` decodes every
     file (slow) to find unreadable, empty or NaN audio.
     """
     report = _check(path, clip_seconds=clip_seconds, split=split, skip_missing=skip_missing,
                     skip_unknown_labels=skip_unknown_labels, headers=headers,
-                    progress=progress)  # fmt: skip
+                    progress=progress, evaluation_only=evaluation_only)  # fmt: skip
+    if report.dataset is not None:
+        warn_shared_base_names(report, report.dataset)
     if decode and report.dataset is not None and report.root is not None:
         names = [c.filename for clips in report.dataset.splits.values() for c in clips]
         decode_all(report, report.root, names, report.dataset.sample_rate, progress)
     return report
 
 
+def warn_shared_base_names(report: DataReport, dataset) -> None:
+    """A warning when clips in different folders share a file name: ascbench keys its
+    predictions by the path in the dataset, but a DCASE submission lists base names only."""
+    from collections import defaultdict
+    from posixpath import basename
+
+    paths: dict[str, list[str]] = defaultdict(list)
+    for clips in dataset.splits.values():
+        for clip in clips:
+            paths[basename(clip.filename)].append(clip.filename)
+    shared = {name: where for name, where in paths.items() if len(where) > 1}
+    if shared:
+        name, where = next(iter(sorted(shared.items())))
+        report.warnings.append(
+            f"{sum(len(w) for w in shared.values())} clips share a file name with another clip "
+            f"in a different folder (e.g. {name!r}: {', '.join(sorted(where)[:3])}); results "
+            "key them by their paths, but `ascbench submit` needs unique file names"
+        )
+
+
 def _check(path: str | Path | None, *, clip_seconds: float | None, split: str,
-           skip_missing: bool, skip_unknown_labels: bool, headers: HeaderMode, progress: bool
-           ) -> DataReport:  # fmt: skip
+           skip_missing: bool, skip_unknown_labels: bool, headers: HeaderMode, progress: bool,
+           evaluation_only: bool = False) -> DataReport:  # fmt: skip
     style = "" if path is None else _synthetic_style(str(path))
     if style is not None:
         style = style or style_for(clip_seconds)
@@ -163,7 +187,8 @@ def _check(path: str | Path | None, *, clip_seconds: float | None, split: str,
     tau_kw = dict(split=split, skip_missing=skip_missing, headers=headers,
                   clip_seconds=clip_seconds, progress=progress)  # fmt: skip
     folder_kw = dict(skip_missing=skip_missing, skip_unknown_labels=skip_unknown_labels,
-                     headers=headers, clip_seconds=clip_seconds, progress=progress)  # fmt: skip
+                     headers=headers, clip_seconds=clip_seconds, progress=progress,
+                     evaluation_only=evaluation_only)  # fmt: skip
     if not given.exists():
         report = DataReport(path=given)
         report.errors.append(f"{given}: no such file or folder; pass a TAU dataset root (with "
@@ -206,11 +231,13 @@ def load_dataset(
     skip_missing: bool = False,
     skip_unknown_labels: bool = False,
     progress: bool = True,
+    evaluation_only: bool = False,
 ) -> Dataset:
-    """The dataset for ``--data PATH`` (None = synthetic default for ``clip_seconds``).
+    """The dataset for ``--data PATH`` (None = synthetic default for ``clip_seconds``);
+    ``evaluation_only``: a labels CSV may have no training clips (released weights).
 
     Raises :class:`DatasetError` with a one-line message naming the file and the fix.
     """
     return check_dataset(path, clip_seconds=clip_seconds, split=split, skip_missing=skip_missing,
-                         skip_unknown_labels=skip_unknown_labels,
-                         progress=progress).raise_for_errors()  # fmt: skip
+                         skip_unknown_labels=skip_unknown_labels, progress=progress,
+                         evaluation_only=evaluation_only).raise_for_errors()  # fmt: skip

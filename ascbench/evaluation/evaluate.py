@@ -22,12 +22,15 @@ augmented, as SP4ASC's 30 passes). ``EvaluationSettings.tta_params['method']`` c
   ``torch.random.fork_rng``, so the caller's RNG state is untouched.
 
 Other keys: ``seed`` (an int overriding :func:`evaluate`'s ``seed`` for the TTA draws) and
-``description`` (free text, ignored). TTA is reproducible for a given seed; vary it to
-report a mean ± std over TTA draws.
+``description`` (free text, ignored). A clip's draws in a pass are a function of the seed,
+the clip's name and the pass alone (:func:`clip_seed`): the same clip gets the same
+augmentations at any batch size, in any order, by :func:`evaluate` or :func:`predict_proba`
+(model TTA runs clip by clip for that). Vary the seed to report a mean ± std over TTA draws.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -312,19 +315,44 @@ def _prediction_mode(
         model.train(was_training)
 
 
+def clip_seed(seed: int, clip: str, tta_pass: int) -> int:
+    """The seed of one TTA pass over one clip: a function of the evaluation's ``seed``, the
+    clip's name (its path in the dataset) and the pass number only, so a clip gets the same
+    augmentations whatever the batch it is in, the batch size or the order of the clips."""
+    digest = hashlib.blake2b(f"{seed}\0{clip}\0{tta_pass}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") & (2**63 - 1)
+
+
 def _batch_probabilities(
     model: torch.nn.Module,
     x: torch.Tensor,
     tta: TTAFunction | None,
     passes: int,
-    rng: np.random.Generator,
+    seed: int,
+    clips: Sequence[str],
     devices: Sequence[str] = (),
 ) -> np.ndarray:
-    """Softmax of the model on ``x`` averaged over ``passes`` (augmented by ``tta`` if given);
-    a model with one model per device gets the clips' ``devices``."""
+    """Softmax of the model on ``x`` averaged over ``passes``. With input TTA each clip is
+    augmented with its own generator (:func:`clip_seed`) and the batch runs at once; with the
+    model's own TTA (torch's RNG inside the model) each clip runs alone after seeding torch
+    with its seed. A model with one model per device gets the clips' ``devices``."""
     total = None
-    for _ in range(passes):
-        out = forward_with_devices(model, tta(x, rng) if tta is not None else x, devices)
+    for tta_pass in range(passes):
+        if tta is None:
+            out = forward_with_devices(model, x, devices)
+        elif isinstance(tta, ModelTestTimeAugmentation):
+            outs = []
+            for i, clip in enumerate(clips):
+                torch.manual_seed(clip_seed(seed, clip, tta_pass))
+                outs.append(forward_with_devices(model, x[i : i + 1], devices[i : i + 1]))
+            tensors = all(isinstance(o, torch.Tensor) for o in outs)
+            out = torch.cat(outs) if outs and tensors else None
+        else:
+            augmented = [
+                tta(x[i : i + 1], np.random.default_rng(clip_seed(seed, clip, tta_pass)))
+                for i, clip in enumerate(clips)
+            ]
+            out = forward_with_devices(model, torch.cat(augmented), devices)
         if not isinstance(out, torch.Tensor) or out.ndim != 2:
             raise EvaluationError("the model must return logits of shape (batch, classes)")
         # softmax in float64 on the CPU (MPS has no float64)
@@ -355,7 +383,6 @@ def predict(
     dev = _checked_device(data, device, batch_size, tta_passes, tta)
     own_seed = getattr(tta, "seed", None)
     seed = own_seed if own_seed is not None else seed
-    rng = np.random.default_rng(np.random.SeedSequence(seed))
     tta = tta if tta_passes > 1 else None
     model_tta = tta if isinstance(tta, ModelTestTimeAugmentation) else None
     n = len(data)
@@ -373,7 +400,9 @@ def predict(
         ):
             batch = load_batch(data, list(range(start, min(start + batch_size, n))))
             x = batch.features.to(dev)
-            probs.append(_batch_probabilities(model, x, tta, tta_passes, rng, batch.devices))
+            probs.append(_batch_probabilities(
+                model, x, tta, tta_passes, seed, batch.filenames, batch.devices
+            ))  # fmt: skip
             labels.append(batch.labels.cpu().numpy())
             devices.extend(batch.devices)
             filenames.extend(batch.filenames)

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from ascbench.errors import AscbenchError
 from ascbench.leaderboard.defaults import DEFAULT_RESULTS
@@ -179,6 +179,9 @@ class RunSettings:
     train_split: int | None = None
     #: leave out listed audio files that are missing (``--skip-missing``; recorded in notes)
     skip_missing: bool = False
+    #: test-time augmentation passes asked for with ``--tta`` (1: one plain pass; "report":
+    #: the recipe's own); None: the recipe's, capped by the budget
+    tta: int | Literal["report"] | None = None
 
 
 @dataclass(frozen=True)
@@ -198,8 +201,46 @@ def check_weights(systems: Sequence[System], weights: Path) -> None:
             f"system '{systems[0].name}' takes no --weights (its model has no 'weights' "
             "parameter); drop --weights to train it"
         )
-    if not weights.is_file():
-        raise RunError(f"{weights}: weights file not found")
+    if not weights.exists():
+        raise RunError(f"{weights}: weights file or folder not found")
+
+
+def parse_tta(text: str | None, systems: Sequence[System]) -> int | Literal["report"] | None:
+    """``--tta none|report|N``: one plain pass (1), the recipe's own passes, or N passes of
+    the system's test-time augmentation; None when not given. A system without test-time
+    augmentation takes only ``none``."""
+    if text is None:
+        return None
+    value = text.strip().lower()
+    if value == "none":
+        return 1
+    if value != "report" and not (value.isdigit() and int(value) >= 1):
+        raise RunError(f"--tta {text!r} is not understood; use none, report or a number of passes")
+    plain = [s.name for s in systems if s.evaluation.tta_passes <= 1]
+    if value == "report":
+        return "report"
+    if int(value) > 1 and plain:
+        raise RunError(
+            f"--tta {value}: {', '.join(plain)} has no test-time augmentation; use --tta none "
+            "or leave --tta out"
+        )
+    return int(value)
+
+
+def tta_passes_for(settings: RunSettings, recipe_passes: int) -> tuple[int, str | None]:
+    """The test-time augmentation passes of a job and a note on why, when they are not the
+    recipe's own: ``--tta``, else the budget's cap (3 without ``--full``)."""
+    if settings.tta is not None:
+        passes = recipe_passes if settings.tta == "report" else settings.tta
+        what = "a single plain pass" if passes == 1 else f"{passes} passes"
+        return passes, f"test-time augmentation: {what} (--tta; the recipe's: {recipe_passes})"
+    passes = settings.budget.tta_passes(recipe_passes)
+    if passes < recipe_passes:
+        return passes, (
+            f"test-time augmentation: {passes} of the recipe's {recipe_passes} passes "
+            "(budget; --full or --tta report runs all, --tta none a single plain pass)"
+        )
+    return passes, None
 
 
 def teachers_of(system: System) -> list[str]:
@@ -283,4 +324,5 @@ def load_run_dataset(settings: RunSettings):
     return load_dataset(
         settings.data, clip_seconds=settings.ruleset.clip_seconds, split=split,
         progress=settings.progress, skip_missing=settings.skip_missing,
+        evaluation_only=settings.weights is not None,
     )  # fmt: skip

@@ -469,13 +469,11 @@ class Scored:
 def score(ctx: JobContext, compressed: Compressed, evaluation: TestEvaluation) -> Scored:
     """The final model on the test split with the recipe's test-time augmentation (capped by
     the budget), reusing the chain's last plain pass when that already was the final one."""
-    recipe_passes = ctx.system.evaluation.tta_passes
-    passes = ctx.settings.budget.tta_passes(recipe_passes)
-    if passes < recipe_passes:
-        ctx.notes.append(
-            f"test-time augmentation: {passes} of the recipe's {recipe_passes} passes "
-            "(budget; --full runs all)"
-        )
+    from ascbench.jobs.plan import tta_passes_for
+
+    passes, note = tta_passes_for(ctx.settings, ctx.system.evaluation.tta_passes)
+    if note:
+        ctx.notes.append(note)
     plain = evaluation.last_plain
     if passes <= 1 and plain is not None and plain[0] is compressed.model:
         return Scored(*plain[1])

@@ -98,3 +98,21 @@ def test_unknown_rule_set_name_and_missing_file():
         registry.ruleset("dcase2019")
     with pytest.raises(RuleSetError, match="not found"):
         registry.ruleset("nowhere/rules.toml")
+
+
+def test_a_nonzero_verdict_on_untrained_weights_is_provisional_only_where_it_can_flip():
+    """Under a non-zero-counting rule set (dcase2021: 128 KB of non-zero values), a limit
+    passed on untrained weights is provisional when every value non-zero would break it."""
+    from types import SimpleNamespace
+
+    from ascbench.profiling import provisional_verdict
+    from ascbench.rules import builtin_rulesets
+
+    rules = {r.name: r for r in builtin_rulesets()}
+    close = SimpleNamespace(parameters=66_130, nonzero_parameters=62_346, bytes=124_692)
+    note = provisional_verdict(close, rules["dcase2021"])
+    assert note.startswith("provisional verdict: bytes 124,692 passes 128,000 on these weights")
+    assert "about 132,260 with every value non-zero" in note
+    roomy = SimpleNamespace(parameters=50_000, nonzero_parameters=45_000, bytes=90_000)
+    assert provisional_verdict(roomy, rules["dcase2021"]) is None
+    assert provisional_verdict(close, rules["dcase2022"]) is None  # zeros counted there

@@ -13,6 +13,7 @@ from ascbench.evaluation import (
     ModelTestTimeAugmentation,
     TestTimeAugmentation,
     build_tta,
+    clip_seed,
     evaluate,
 )
 from ascbench.scenes import DEVICES, SCENES
@@ -78,23 +79,50 @@ def test_extra_evaluators_are_fed(clips):
 
 
 def test_tta_averages_softmax_over_passes(clips):
-    shifts = iter([0.5, -1.0, 2.0])
+    """Each pass augments each clip with its own generator, seeded by (seed, clip, pass)."""
 
     def tta(x, rng):
         out = x.clone()
-        out[:, 0, 0, 0] += next(shifts)  # logit of class 0 moves per pass
+        out[:, 0, 0, 0] += 2 * float(rng.standard_normal())  # logit of class 0 moves
         return out
 
     model = LogitsInFeatures()
-    _, preds = evaluate(model, clips, batch_size=100, tta_passes=3, tta=tta)
+    _, preds = evaluate(model, clips, batch_size=100, tta_passes=3, tta=tta, seed=5)
     logits = clips.features[:, 0, :10, 0].double() / math.sqrt(1 + 1e-5)
-    expected = 0
-    for s in (0.5, -1.0, 2.0):
-        shifted = clips.features[:, 0, :10, 0].double().clone()
-        shifted[:, 0] += s
-        expected = expected + torch.softmax(shifted / math.sqrt(1 + 1e-5), 1) / 3
+    expected = torch.zeros(len(clips), 10, dtype=torch.float64)
+    for i, name in enumerate(clips.filenames):
+        for tta_pass in range(3):
+            shifted = clips.features[i, 0, :10, 0].double().clone()
+            shifted[0] += 2 * float(np.random.default_rng(clip_seed(5, name, tta_pass))
+                                    .standard_normal())  # fmt: skip
+            expected[i] += torch.softmax(shifted / math.sqrt(1 + 1e-5), 0) / 3
     np.testing.assert_allclose(preds.probabilities, expected.numpy(), rtol=1e-6)
     assert not np.allclose(preds.probabilities, torch.softmax(logits, 1).numpy())
+
+
+@pytest.mark.parametrize("method", ["input", "model"])
+def test_a_clips_tta_depends_on_the_seed_and_the_clip_only(clips, method):
+    """The same seed gives identical probabilities at batch sizes 8 and 64, and with the
+    clips in another order (issue: masks used to follow the batch's position in the run)."""
+    if method == "input":
+        model = LogitsInFeatures()
+        tta = TestTimeAugmentation(
+            specaugment=SpecAugment(time_masks=1, time_width=2, freq_masks=2, freq_width=4),
+            time_shift=0.5,
+        )
+    else:
+        model, tta = SelfAugmenting(), ModelTestTimeAugmentation()
+    at_8 = evaluate(model, clips, batch_size=8, tta_passes=3, tta=tta, seed=4)[1]
+    at_64 = evaluate(model, clips, batch_size=64, tta_passes=3, tta=tta, seed=4)[1]
+    assert np.array_equal(at_8.probabilities, at_64.probabilities)
+    order = list(reversed(range(len(clips))))
+    reordered = TensorClips(clips.features[order], clips.labels[order],
+                            [clips.devices[i] for i in order],
+                            [clips.filenames[i] for i in order])  # fmt: skip
+    back = evaluate(model, reordered, batch_size=8, tta_passes=3, tta=tta, seed=4)[1]
+    assert np.array_equal(back.probabilities, at_8.probabilities[order])
+    other_seed = evaluate(model, clips, batch_size=8, tta_passes=3, tta=tta, seed=5)[1]
+    assert not np.array_equal(other_seed.probabilities, at_8.probabilities)
 
 
 def test_specaugment_tta_is_seeded(clips):

@@ -127,10 +127,17 @@ def test_tta_averages_softmax_of_augmented_passes(make_trained, features):
     assert not any(m.training for m in net.modules())  # left in eval mode, SpecAugment off
 
     # independent loop: SpecAugment on, everything else in eval mode, mean of softmax
+    # with torch's generator seeded per (seed, clip, pass), clips named by their positions
+    from ascbench.evaluation import clip_seed
+
     inner = net.model
-    torch.manual_seed(7)
     inner.eval()
     inner.spec_augmenter.train()
+    manual = torch.zeros(3, 10, dtype=torch.float64)
     with torch.no_grad():
-        manual = sum(F.softmax(net(x), dim=1) for _ in range(3)) / 3
-    assert torch.allclose(tta, manual, atol=1e-6)
+        for i in range(3):
+            for tta_pass in range(3):
+                torch.manual_seed(clip_seed(7, str(i), tta_pass))
+                manual[i] += F.softmax(net(x[i : i + 1]).double(), dim=1)[0] / 3
+    inner.eval()
+    assert torch.allclose(tta, manual.float(), atol=1e-6)

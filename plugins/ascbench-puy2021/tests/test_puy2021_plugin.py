@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from ascbench_puy2021.inference import compress
@@ -145,11 +146,19 @@ def test_ascbench_evaluator_runs_the_model_tta_like_the_plugin(registry, randomi
     net = randomise_net(build_model(registry, system, shape, 10), tiny_var=False)
     deployed = compress(net, system.compressors, input_shape=shape)
     x = features(3, time=24)
-    core = predict(deployed, TensorClips(x), tta_passes=3, tta=tta, batch_size=64)
-    ours = predict_proba(deployed, x, passes=3, seed=0, batch_size=64)
+    clips = TensorClips(x)
+    core = predict(deployed, clips, tta_passes=3, tta=tta, batch_size=64)
+    ours = predict_proba(deployed, x, passes=3, seed=0, batch_size=64, clips=clips.filenames)
     plain = predict_proba(deployed, x, passes=1)
     assert torch.allclose(torch.from_numpy(core.probabilities).float(), ours, atol=1e-6)
     assert not torch.allclose(ours, plain, atol=1e-4)
+    # a clip's masks depend on (seed, clip, pass) only: not on the batch size or the order
+    small = predict(deployed, clips, tta_passes=3, tta=tta, batch_size=1)
+    assert np.array_equal(small.probabilities, core.probabilities)
+    order = [2, 0, 1]
+    shuffled = predict_proba(deployed, x[order], passes=3, seed=0, batch_size=2,
+                             clips=[clips.filenames[i] for i in order])  # fmt: skip
+    assert torch.equal(shuffled, ours[order])
 
 
 def test_trains_with_the_core_trainer_and_reloads_compressed(registry, features, tmp_path):
@@ -178,3 +187,16 @@ def test_trains_with_the_core_trainer_and_reloads_compressed(registry, features,
     loaded, _ = load_compressed(path, lambda: build_model(registry, system, shape, 10))
     with torch.no_grad():
         assert torch.equal(loaded(x), deployed(x))
+
+
+def test_the_readme_cli_numbers_are_generated_from_the_committed_results():
+    """The README's released-weights table is scripts/realclips_cli.py's rendering of
+    results/cli-realclips.json (measured by `--run` on real clips outside the test suite)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "realclips_cli.py"
+    done = subprocess.run([sys.executable, str(script), "--check"], capture_output=True,
+                          text=True)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -196,6 +196,12 @@ def test_profile_under_dcase2021(registry):
     assert c.bytes == 2 * c.nonzero_parameters == 2 * 62_346
     assert profile.status == "pass"
     assert any("compressed by fp16" in f for f in c.flags)
+    # the trained model (next test) fails: the verdict on untrained weights says it may flip
+    assert any(
+        f.startswith("provisional verdict: bytes 124,692 passes 128,000 on these weights but "
+                     "would be about 132,260 with every value non-zero")
+        for f in c.flags
+    ), c.flags  # fmt: skip
 
 
 def test_trained_fp16_model_exceeds_128_kb_under_the_2021_counting(registry):

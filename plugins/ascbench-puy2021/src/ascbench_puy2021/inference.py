@@ -87,28 +87,42 @@ def predict_proba(
     *,
     seed: int | None = 0,
     batch_size: int = 64,
+    clips: Sequence[str] | None = None,
 ) -> torch.Tensor:
     """Class probabilities ``(batch, classes)`` of ``features`` ``(batch, C, F, T)``.
 
-    ``passes == 1``: one plain eval-mode pass. ``passes > 1``: the authors' TTA, the mean of
-    the softmax outputs of ``passes`` passes with SpecAugment in training mode. ``seed``
-    seeds torch's generator for the masks (the caller's generator state is restored); None
-    draws unseeded. Batches, then passes, are visited in the order of ascbench's evaluator
-    (``tta_params.method = 'model'``), so both draw the same masks for the same seed. The
-    model is left in eval mode with SpecAugment off.
+    ``passes == 1``: one plain eval-mode pass, in batches of ``batch_size``. ``passes > 1``:
+    the authors' TTA, the mean of the softmax outputs of ``passes`` passes with SpecAugment in
+    training mode, clip by clip with torch's generator seeded per (seed, clip name, pass)
+    (:func:`ascbench.evaluation.clip_seed`), so a clip's masks do not depend on the batch size
+    or on the other clips. ``clips`` names the clips (default: their positions, ``'0'``,
+    ``'1'``, ...); with the names ascbench's evaluator uses (the clips' paths in the dataset)
+    both draw the same masks. ``seed`` None draws unseeded. The caller's generator state is
+    restored; the model is left in eval mode with SpecAugment off.
     """
+    from ascbench.evaluation import clip_seed
+
     if passes < 1:
         raise ValueError(f"passes must be >= 1, got {passes}")
+    names = [str(i) for i in range(len(features))] if clips is None else [str(c) for c in clips]
+    if len(names) != len(features):
+        raise ValueError(f"{len(names)} clip names for {len(features)} clips")
     tta = passes > 1
     set_test_time_augmentation(model, tta)
     try:
         with torch.random.fork_rng(devices=[]):
-            if seed is not None:
-                torch.manual_seed(seed)
-            out = []
-            for chunk in features.split(batch_size):
-                total = sum(F.softmax(model(chunk).double(), dim=1) for _ in range(passes))
-                out.append(total / passes)
+            if not tta:
+                chunks = features.split(batch_size)
+                out = [F.softmax(model(chunk).double(), dim=1) for chunk in chunks]
+            else:
+                out = []
+                for i, name in enumerate(names):
+                    total = 0
+                    for tta_pass in range(passes):
+                        if seed is not None:
+                            torch.manual_seed(clip_seed(seed, name, tta_pass))
+                        total = total + F.softmax(model(features[i : i + 1]).double(), dim=1)
+                    out.append(total / passes)
     finally:
         set_test_time_augmentation(model, False)
     return torch.cat(out).float()
