@@ -51,18 +51,7 @@ def add_arguments(parser):
         "for a costlier model; see the README)",
     )  # fmt: skip
     parser.add_argument("--full", action="store_true", help="train with each report's own recipe")
-    parser.add_argument(
-        "--weights", metavar="PATH",
-        help="evaluate released weights instead of training (one --system whose model takes a "
-        "'weights' parameter, e.g. the SP4ASC checkpoints: a file or the model's folder); the "
-        "data then needs no training clips",
-    )  # fmt: skip
-    parser.add_argument(
-        "--tta", metavar="none|report|N",
-        help="test-time augmentation at evaluation: none (one plain pass, as reference numbers "
-        "without TTA are made), report (the recipe's own passes, e.g. SP4ASC's 30) or N passes; "
-        "default: the recipe's, at most 3 unless --full. Stated in the entry",
-    )  # fmt: skip
+    _add_evaluation(parser)
     seeds = parser.add_argument_group(
         "seeds", "several seeds give mean, standard deviation and 95 % confidence interval"
     )
@@ -102,6 +91,22 @@ def add_arguments(parser):
         help="no progress bars (they are only drawn on a terminal anyway)",
     )  # fmt: skip
     _add_where(parser)
+
+
+def _add_evaluation(parser) -> None:
+    """Options of evaluating released weights and of test-time augmentation."""
+    parser.add_argument(
+        "--weights", metavar="PATH",
+        help="evaluate released weights instead of training (one --system whose model takes a "
+        "'weights' parameter, e.g. the SP4ASC checkpoints: a file or the model's folder); the "
+        "data then needs no training clips",
+    )  # fmt: skip
+    parser.add_argument(
+        "--tta", metavar="none|report|N",
+        help="test-time augmentation at evaluation: none (one plain pass, as reference numbers "
+        "without TTA are made), report (the recipe's own passes, e.g. SP4ASC's 30) or N passes; "
+        "default: the recipe's, at most 3 unless --full. Stated in the entry",
+    )  # fmt: skip
 
 
 def _add_where(parser) -> None:

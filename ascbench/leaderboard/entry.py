@@ -367,6 +367,17 @@ def device_models_check(devices: int, ruleset: str) -> LimitCheck:
     )  # fmt: skip
 
 
+def entry_compliance(
+    summary: ComplexitySummary, ruleset: RuleSetInfo, device_models: dict | None = None
+) -> Compliance:
+    """Every limit of ``ruleset`` checked against ``summary``, and the device-models check
+    where the rule set does not give the device at inference."""
+    checks = [lim.check(summary.quantity(lim.quantity)) for lim in ruleset.limits]
+    if device_models and ruleset.device_at_inference is False:
+        checks.append(device_models_check(len(device_models), ruleset.name))
+    return Compliance.from_checks(checks)
+
+
 def entry_status(compliance: Compliance, degenerate: Sequence[str]) -> Status:
     """The status of a finished run: 'noncompliant' when a limit fails (degenerate or not),
     else 'degenerate' when there are degenerate reasons, else 'ok'."""
@@ -635,6 +646,13 @@ class LeaderboardEntry(_Strict):
                 f"the model {'is degenerate' if degenerate else 'learned'} "
                 f"(expected {expected!r})"
             )
+        self._checks_follow_the_rules()
+        return self
+
+    def _checks_follow_the_rules(self) -> None:
+        """The compliance checks are the rule set's limits (and the device-models check where
+        the rule set does not give the device at inference), each with the measured value."""
+        assert self.compliance is not None and self.complexity is not None
         limits = [(lim.quantity, lim.maximum) for lim in self.ruleset.limits]
         if self.device_models and self.ruleset.device_at_inference is False:
             limits.append(("device_models", 1))  # see device_models_check
@@ -654,7 +672,6 @@ class LeaderboardEntry(_Strict):
                     f"compliance check of {check.quantity} says {check.value} but complexity "
                     f"says {measured}"
                 )
-        return self
 
     def _fields_of_its_version(self) -> None:
         """Refuse fields that this entry's ``schema_version`` does not have."""
@@ -806,12 +823,7 @@ def build_entry(
         )
     if isinstance(metrics, dict):
         metrics = Metrics.model_validate(metrics)
-    compliance = None
-    if summary is not None:
-        checks = [lim.check(summary.quantity(lim.quantity)) for lim in rs_info.limits]
-        if device_models and rs_info.device_at_inference is False:
-            checks.append(device_models_check(len(device_models), rs_info.name))
-        compliance = Compliance.from_checks(checks)
+    compliance = None if summary is None else entry_compliance(summary, rs_info, device_models)
     status: Status
     degenerate: list[str] = []
     if error is not None or metrics is None or summary is None or compliance is None:
