@@ -233,7 +233,7 @@ def test_weights_are_evaluated_without_training(tiny_plugin, tiny_data, tmp_path
     assert main([*args, "--system", "tiny_ok"]) == 2
     assert "takes no --weights" in capsys.readouterr().err
     assert main([*args[:-1], str(tmp_path / "missing.pt"), "--system", "tiny_released"]) == 2
-    assert "weights file not found" in capsys.readouterr().err
+    assert "weights file or folder not found" in capsys.readouterr().err
 
 
 def test_systems_differing_only_in_compression_train_once(tiny_plugin, tiny_data, tmp_path):
