@@ -127,6 +127,19 @@ def test_header_only_audio_is_named_as_such_not_as_a_clip_length(tmp_path):
     assert "mixed clip lengths" not in text
 
 
+def test_a_boards_accuracy_interval_stays_within_0_and_100_percent():
+    """Issue 16 case 10, as a user sees it: three seeds at 0, 2 and 40 % used to give
+    [-20.5, 36.0]."""
+    from ascbench.leaderboard.board import group_by_ruleset
+    from tests.leaderboard.conftest import make_entry
+
+    entries = [make_entry("wobbly", "dcase2022", seed, accuracy=acc)
+               for seed, acc in enumerate([0.0, 2.0, 40.0])]  # fmt: skip
+    (row,) = group_by_ruleset(entries)["dcase2022"].rows
+    low, high = row.accuracy.ci95
+    assert low == 0.0 and high <= 100.0 and row.accuracy.mean == pytest.approx(14.0)
+
+
 def test_accuracy_intervals_stay_within_0_and_100_percent():
     stat = aggregate([0.0, 2.0, 40.0], "accuracy")
     assert stat.ci95[0] == 0.0 and stat.ci95[1] <= 100.0
