@@ -65,6 +65,33 @@ def build_model(
     return model
 
 
+def check_logits(built: BuiltSystem, num_classes: int) -> None:
+    """Run the built model once on a batch of two silent clips (eval mode, no gradient, the
+    caller's random state untouched) and refuse, in one line naming the model, an output that
+    is not logits of shape ``(batch, num_classes)``: such a model would otherwise profile as
+    if nothing were wrong, or fail training with an error that blames the data."""
+    import torch
+
+    from ascbench.devices import forward_with_devices
+
+    model, shape = built.model, tuple(built.input_shape)
+    was_training = model.training
+    try:
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            model.eval()
+            out = forward_with_devices(model, torch.zeros((2, *shape)), ())
+    finally:
+        model.train(was_training)
+    if isinstance(out, torch.Tensor) and tuple(out.shape) == (2, num_classes):
+        return
+    got = f"shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else type(out).__name__
+    raise AscbenchError(
+        f"model '{built.system.model.name}' of system '{built.system.name}' returns {got} for "
+        f"a batch of 2 clips of shape {shape}; a model must return logits of shape (batch, "
+        f"{num_classes}) for the rule set's {num_classes} classes"
+    )
+
+
 def feature_shape(registry: Registry, system: System, ruleset: RuleSet) -> tuple[int, int, int]:
     """The shape of one clip's features under ``ruleset`` (its clip length)."""
     return build_frontend(registry, system).output_shape(ruleset.clip_seconds)

@@ -61,8 +61,10 @@ def compress_without_data(
     """Apply a built system's compressor chain without data: random calibration batches, no
     fine-tuning. Returns the compressed model, the chain's stage records and the full report of
     the compressed model in the form the rule set counts (before or after layer fusion)."""
+    from ascbench.build import check_logits
     from ascbench.compressors import CompressionContext, run_chain
 
+    check_logits(built, ruleset.num_classes)
     shape = built.input_shape
 
     def calibration():

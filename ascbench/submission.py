@@ -481,6 +481,27 @@ def development_results(entry: LeaderboardEntry) -> dict[str, Any]:
     }
 
 
+def abbreviation_parts(name: str) -> list[str]:
+    """The words and numbers of a system name: 'cao2021_sys1' -> ['cao', '2021', 'sys', '1']."""
+    return re.findall(r"[A-Za-z]+|[0-9]+", name)
+
+
+def abbreviate(name: str, limit: int = 10) -> str:
+    """A system's abbreviation of at most ``limit`` characters (the meta's field): the name
+    itself when it fits, else its words cut to three letters (the first to one, capitalised)
+    and a year to its last two digits, e.g. 'dcase2022_baseline' -> 'D22Bas',
+    'verbitskiy2021_mbconv_mel32' -> 'V21MbcMel3' (never a name cut mid-way to 'dcase2022_')."""
+    if len(name) <= limit:
+        return name
+    out = []
+    for i, part in enumerate(abbreviation_parts(name)):
+        if part.isdigit():
+            out.append(part[-2:] if len(part) == 4 and part.startswith("20") else part)
+        else:
+            out.append(part[:1].upper() if i == 0 else part[:3].capitalize())
+    return "".join(out)[:limit] or name[:limit]
+
+
 def default_info(label: str, entry: LeaderboardEntry, fmt: SubmissionFormat) -> SubmissionInfo:
     """Submission information derived from the label and entry; null = fill in by hand."""
     lastname, institute = label.split("_")[:2]
@@ -490,7 +511,7 @@ def default_info(label: str, entry: LeaderboardEntry, fmt: SubmissionFormat) -> 
     }
     return SubmissionInfo(
         name=entry.system.title,
-        abbreviation=entry.system.name[:10],
+        abbreviation=abbreviate(entry.system.name),
         authors=[
             Author(
                 lastname=lastname,

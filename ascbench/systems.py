@@ -222,8 +222,8 @@ class System(_Strict):
     challenge: str = Field(description="Rule set the system was designed for, e.g. 'dcase2021'.")
     proposal: bool = Field(
         False,
-        description="True when the architecture is ascbench's proposal sized to the report's "
-        "numbers, not the authors' network.",
+        description="True when the architecture is the plugin's reconstruction sized to the "
+        "report's numbers, not the authors' network (shown as † on boards).",
     )
     frontend: ComponentRef
     model: ComponentRef

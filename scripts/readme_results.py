@@ -239,7 +239,9 @@ def render(board: dict, entries: list, facts: dict) -> str:
     if footnotes:
         lines += [*footnotes, ""]
     if any(r.get("proposal") for r in board["rows"]):
-        lines += ["† proposal: ascbench's architecture sized to the report's numbers.", ""]
+        from ascbench.leaderboard.render import PROPOSAL_NOTE
+
+        lines += [PROPOSAL_NOTE, ""]
     lines.append(_run_line(entries, facts))
     lines.append(END)
     return "\n".join(lines)

@@ -431,3 +431,16 @@ def test_submit_needs_predictions_and_a_valid_label(tmp_path):
         run_submit(
             ["--entry", str(entry_file), "--label", "Kim_QTI_task1a_1", "--out", str(tmp_path)]
         )
+
+
+def test_a_long_system_name_becomes_a_readable_abbreviation():
+    """The meta's 10-character abbreviation is made from the name's words, never the name
+    cut mid-way ('dcase2022_baseline' used to become 'dcase2022_')."""
+    from ascbench.submission import abbreviate
+
+    assert abbreviate("dcase2022_baseline") == "D22Bas"
+    assert abbreviate("verbitskiy2021_mbconv_mel32") == "V21MbcMel3"
+    assert abbreviate("tiny_ok") == "tiny_ok"  # fits: unchanged
+    for name in ("cao2021_sys1_proposal", "schmid2023_cpmobile", "puy2021_ce_mu_tta"):
+        short = abbreviate(name)
+        assert 0 < len(short) <= 10 and not short.endswith("_"), short

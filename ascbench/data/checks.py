@@ -249,7 +249,8 @@ def check_headers(
         return None
     clip = _check_clip_length(report, root, headers.durations, clip_seconds)
     _check_rates_and_channels(report, headers.rates, headers.channels)
-    what = "all" if len(chosen) == len(names) else f"{len(chosen)} of {len(names)}"
+    what = ("all" if len(chosen) == len(names)
+            else f"{len(chosen)} of {len(names)} (--full checks all)")  # fmt: skip
     report.facts.append(
         f"audio headers checked: {what}; {clip:g} s, "
         + ", ".join(f"{r} Hz" for r in headers.rates)

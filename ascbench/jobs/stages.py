@@ -326,6 +326,9 @@ def fit(
 ) -> Fitted:
     """Train the built model for the budget, reuse weights an earlier job trained the same
     way, or load ``--weights``; the model comes back on the CPU in eval mode."""
+    from ascbench.build import check_logits
+
+    check_logits(built, ctx.settings.ruleset.num_classes)
     model = built.model
     teacher = teacher_targets(ctx, features, split)
     epochs = scheduled_epochs(ctx, built, epochs)

@@ -145,6 +145,13 @@ def _ranking_sentence(board: Leaderboard) -> str:
     )
 
 
+#: What † after a system's name means (any plugin's system, bundled or third-party).
+PROPOSAL_NOTE = (
+    "† proposal: the plugin's reconstruction of the architecture, sized to the report's "
+    "numbers; not the authors' network."
+)
+
+
 def degenerate_note() -> str:
     """What 'degenerate' means, with the thresholds (one line)."""
     return (
@@ -187,10 +194,7 @@ def notes(board: Leaderboard) -> list[str]:
         "other columns are measured by ascbench."
     )
     if any(r.proposal for r in board.rows):
-        lines.append(
-            "† proposal: ascbench's architecture sized to the report's numbers, not the "
-            "authors' network."
-        )
+        lines.append(PROPOSAL_NOTE)
     if any(r.complexity_varies for r in board.rows):
         lines.append("* complexity differs between seeds; the largest value is shown.")
     if any(r.degenerate for r in board.rows):
@@ -340,6 +344,8 @@ def render_text(board: Leaderboard, *, reported: bool = False) -> str:
     n = len(board.entries)
     summary = f"{count(len(board.rows), 'system')}, {count(n, 'entry')}; {_ranking_sentence(board)}"
     text = f"{title}\n{summary}\n\n{text_table(headers, rows)}\n"
+    if any(r.proposal for r in board.rows):
+        text += f"{PROPOSAL_NOTE}\n"
     degenerate = [r for r in board.rows if r.degenerate]
     if degenerate:
         text += "\nDegenerate (learned nothing):\n"

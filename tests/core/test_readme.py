@@ -136,3 +136,22 @@ def test_the_generated_readme_blocks_are_current(script):
     path = ROOT / "scripts" / script
     out = subprocess.run([sys.executable, str(path), "--check"], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_the_benchmark_extra_exists_and_the_readme_names_it():
+    """The pytest plugin's fixtures need pytest-benchmark, which the quick-start install lacks:
+    the `bench` extra brings it, and the README's benchmark section says so."""
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    assert any(d.startswith("pytest-benchmark") for d in extras["bench"])
+    section = (ROOT / "README.md").read_text().split("### Profiling latency and MACs", 1)[1]
+    assert "pip install -e '.[bench]'" in section.split("\n## ", 1)[0]
+
+
+def test_the_readme_documents_every_exit_status():
+    text = (ROOT / "README.md").read_text()
+    assert "Exit status: 0 when everything ran; 1 when `run` wrote a `failed`" in text
+    assert "2 for an error the user can act on" in text and "run --workers N" in text

@@ -212,3 +212,14 @@ def test_plot_of_a_board_without_finished_systems(tmp_path, make_entry):
     board = build_leaderboard([make_entry("x", error="boom")], WHEN)
     png, svg = render_pareto(board)
     assert png.startswith(b"\x89PNG") and "<svg" in svg
+
+
+def test_the_terminal_table_explains_the_proposal_mark(make_entry):
+    """† is explained under the terminal table too, in words true for any plugin's system."""
+    from ascbench.leaderboard.render import PROPOSAL_NOTE
+
+    plain = render_text(build_leaderboard([make_entry("own")], WHEN))
+    assert "†" not in plain
+    text = render_text(build_leaderboard([make_entry("rebuilt", proposal=True)], WHEN))
+    assert "rebuilt †" in text and PROPOSAL_NOTE in text
+    assert "plugin's reconstruction" in PROPOSAL_NOTE and "ascbench's" not in PROPOSAL_NOTE
