@@ -267,20 +267,33 @@ def _register(pm: pluggy.PluginManager, registry: Registry, info: PluginInfo, so
 
 
 def _collect_entries(pm: pluggy.PluginManager, registry: Registry) -> None:
-    """Call every ``register_*`` hook of every registered plugin and add what it returns."""
+    """Call every ``register_*`` hook of every registered plugin and add what it returns.
+
+    A plugin is registered whole or not at all: when one of its hooks raises or returns
+    something that is not a list of the expected objects, none of its models, systems, rule
+    sets or other components are added (its other hooks' entries would name components that
+    are not there), and its errors say so."""
     infos = {info.name: info for info in registry.plugins}
+    errors_before = {name: len(info.errors) for name, info in infos.items()}
+    collected: list[tuple[PluginInfo, str, Any]] = []
     for hook_name, (kind, cls) in HOOKS.items():
         # get_hookimpls() lists implementations in registration order.
         for impl in getattr(pm.hook, hook_name).get_hookimpls():
             info = infos[impl.plugin_name]
             for entry in _hook_result(info, hook_name, impl.function):
                 if isinstance(entry, cls):
-                    registry._add(info, kind, entry)
+                    collected.append((info, kind, entry))
                 else:
                     info.errors.append(
                         f"{hook_name}() returned a {type(entry).__name__}; expected "
                         f"ascbench.{cls.__name__}"
                     )
+    broken = {n for n, info in infos.items() if len(info.errors) > errors_before[n]}
+    for name in broken:
+        infos[name].errors.append("nothing of this plugin was registered")
+    for info, kind, entry in collected:
+        if info.name not in broken:
+            registry._add(info, kind, entry)
 
 
 def _hook_result(info: PluginInfo, hook_name: str, function) -> list | tuple:

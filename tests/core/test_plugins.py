@@ -110,9 +110,33 @@ def test_hook_that_raises_is_isolated(plugin_dir):
         """,
     )
     registry = load_registry([mod], entry_points=False, environment=False)
-    (error,) = registry.plugins[-1].errors
+    error, whole = registry.plugins[-1].errors
     assert "register_models() raised RuntimeError: model zoo offline" in error
+    assert whole == "nothing of this plugin was registered"
     assert registry.names("ruleset") == BUILTIN_RULESETS
+
+
+def test_a_plugin_whose_systems_hook_raises_registers_none_of_its_models(plugin_dir):
+    """All or nothing: a plugin listed as failed leaves no models behind (its systems, which
+    would have used them, are missing too); the other plugins are untouched."""
+    mod = plugin_dir(
+        "half_broken",
+        """
+        import torch
+        from ascbench import Model, hookimpl
+        @hookimpl
+        def register_models():
+            return [Model("orphan_net", torch.nn.Linear, "would be left behind")]
+        @hookimpl
+        def register_systems():
+            raise ValueError("bad recipe")
+        """,
+    )
+    registry = load_registry([mod], entry_points=False, environment=False)
+    info = registry.plugins[-1]
+    assert info.errors[0].startswith("register_systems() raised ValueError: bad recipe")
+    assert "orphan_net" not in registry.names("model")
+    assert "logmel" in registry.names("frontend")  # the built-in plugin is whole
 
 
 def test_wrong_return_types_and_unknown_hooks(plugin_dir):
