@@ -239,6 +239,28 @@ def _candidates(
     return candidates
 
 
+def source_version(module: Any) -> str:
+    """The version of a plugin module loaded by path (``--plugin``, ``ASCBENCH_PLUGINS``),
+    which no distribution versions: ``source-sha256:<16 hex>`` of its source file (of every
+    ``.py`` file of a package, by relative path), so an entry records which code made it.
+    Empty when there is no source file to read."""
+    import hashlib
+
+    path = getattr(module, "__file__", None)
+    if not path:
+        return ""
+    path = Path(path)
+    files = sorted(path.parent.rglob("*.py")) if path.name == "__init__.py" else [path]
+    digest = hashlib.sha256()
+    try:
+        for file in files:
+            digest.update(file.relative_to(path.parent).as_posix().encode() + b"\0")
+            digest.update(file.read_bytes() + b"\0")
+    except OSError:
+        return ""
+    return f"source-sha256:{digest.hexdigest()[:16]}"
+
+
 def _register(pm: pluggy.PluginManager, registry: Registry, info: PluginInfo, source) -> None:
     """Import one plugin and register it with ``pm``; what goes wrong goes to ``info.errors``."""
     try:
@@ -252,6 +274,8 @@ def _register(pm: pluggy.PluginManager, registry: Registry, info: PluginInfo, so
     if pm.is_registered(plugin):  # `--plugin m` for a module an entry point loaded
         registry.plugins.remove(info)
         return
+    if not info.version and info.origin in ("--plugin", ENV_PLUGINS):
+        info.version = source_version(plugin)
     if isinstance(plugin, type):
         info.errors.append(
             f"{info.module} is a class; register a module or an instance with @hookimpl "

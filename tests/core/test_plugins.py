@@ -202,3 +202,20 @@ def test_entries_are_named_after_their_definition():
     assert pruning.name == "prune_l1" and pruning.description == PruneL1.description
     # the names of ascbench 0.1 are the same classes
     assert ascbench.Model is ascbench.ModelEntry and ascbench.Compressor is CompressorEntry
+
+
+def test_a_plugin_module_loaded_by_path_is_versioned_by_its_source(plugin_dir):
+    """No distribution versions a --plugin module: its entries record the hash of its source,
+    which changes with the code (issue 17: plugin_version was '')."""
+    source = "from ascbench import hookimpl\n@hookimpl\ndef register_models():\n    return []\n"
+    mod = plugin_dir("by_path", source)
+    first = load_registry([mod], entry_points=False, environment=False).plugins[-1]
+    assert first.version.startswith("source-sha256:") and len(first.version) == 30
+    import importlib
+    import sys
+
+    (plugin_dir.path / "by_path.py").write_text(source + "# changed\n")
+    sys.modules.pop("by_path", None)
+    importlib.invalidate_caches()
+    second = load_registry([mod], entry_points=False, environment=False).plugins[-1]
+    assert second.version.startswith("source-sha256:") and second.version != first.version
