@@ -279,7 +279,7 @@ def _with_progress(names: Iterable[str], desc: str, progress: bool) -> Iterable[
         return names
     from tqdm import tqdm
 
-    return tqdm(names, desc=desc, unit="file", leave=False)
+    return tqdm(names, desc=desc, unit="file", leave=False, disable=None)  # terminal only
 
 
 def _read_headers(root: Path, names: list[str], progress: bool) -> _Headers:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,9 +89,17 @@ def ensure_synthetic(config: SynthConfig, *, progress: bool = True) -> Path:
         for stale in base.glob(f".{target.name}.tmp-*"):  # left by a killed process
             shutil.rmtree(stale, ignore_errors=True)
         tmp = base / f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        started = time.perf_counter()
+        if progress and not sys.stderr.isatty():  # no bar off a terminal: plain log lines
+            clips = sum(config.expected_counts().values())
+            print(f"ascbench: synthesising the default dataset once into {target} "
+                  f"({clips:,} clips)", file=sys.stderr)  # fmt: skip
         try:
             _render_dataset(tmp, config, progress)
             os.replace(tmp, target)
+            if progress and not sys.stderr.isatty():
+                print(f"ascbench: default dataset ready in {time.perf_counter() - started:.0f} s",
+                      file=sys.stderr)  # fmt: skip
         except OSError as exc:
             raise DatasetError(f"{target}: cannot write the synthetic dataset ({exc}); set "
                                "ASCBENCH_CACHE to a writable folder with ~1 GB free") from exc

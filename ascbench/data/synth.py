@@ -875,7 +875,7 @@ def _render_dataset(
     groups = list(by_location.values())
     total = sum(len(s.devices) * len(s.slices) for s in segments)
     bar = tqdm(total=total, desc=f"synthesising {config.style}", unit="clip",
-               disable=not progress, leave=False)  # fmt: skip
+               disable=None if progress else True, leave=False)  # fmt: skip
     workers = _render_workers() if workers is None else max(1, workers)
     if "fork" not in get_all_start_methods():
         workers = 1  # spawn would re-run the caller's __main__ module in every worker

@@ -325,7 +325,8 @@ def _fill(
     was_training = frontend.training
     frontend.eval()
     desc = f"features {dataset.name}/{split}"
-    bar = progress_bar(total=n_clips, initial=done, unit="clip", disable=not progress, desc=desc)
+    bar = progress_bar(total=n_clips, initial=done, unit="clip",
+                       disable=None if progress else True, desc=desc)  # fmt: skip
     last_flush = time.monotonic()
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="ascbench-decode")
     try:

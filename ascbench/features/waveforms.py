@@ -71,7 +71,7 @@ def load_audio_store(
 
     audio = np.zeros((len(clips), samples), dtype=np.float16)
     bar = progress_bar(total=len(clips), desc="training audio", unit="clip",
-                       disable=not progress)  # fmt: skip
+                       disable=None if progress else True)  # fmt: skip
     with ThreadPoolExecutor(max(1, workers)) as pool:
         for start, wave, _ in _decoded_batches(pool, dataset, clips, 0, 256, samples,
                                                sample_rate, depth=max(2, workers)):  # fmt: skip
