@@ -21,7 +21,7 @@ import io
 import math
 import textwrap
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +36,6 @@ STYLES: dict[str, dict[str, Any]] = {
     "degenerate": dict(marker="v", color="#6a1b9a", label="degenerate (learned nothing)"),
     "failed": dict(marker="x", color="#c62828", label="failed (no metrics)"),
 }
-#: Kinds with a legend entry only when the board has such a system.
-_LEGEND_WHEN_PRESENT = {"degenerate"}
 #: At most this many degenerate systems have their reasons printed under the plot.
 MAX_REASON_LINES = 8
 
@@ -224,6 +222,36 @@ class _Panel:
     limits: list[tuple[float, float | None, str]]
     all_x: list[float]
     log: bool
+    #: the top of the y axis when outliers are drawn at it (None: the data decide)
+    y_cap: float | None = None
+    #: the true values of the points drawn at ``y_cap``, by their index in ``rows``
+    clipped: dict[int, float] = field(default_factory=dict)
+
+
+def outlier_cap(values: Sequence[float]) -> float | None:
+    """The top of a log-loss axis that keeps the bulk readable: with four or more values,
+    those above the upper far-out fence (third quartile + 3 x interquartile range, and at least
+    1.5 x the largest value below it) are outliers drawn at the cap; None when there are none.
+    A model that learned nothing (log loss 14.6) then no longer squashes the others to a line."""
+    if len(values) < 4:
+        return None
+    ordered = sorted(values)
+    q1, q3 = (float(v) for v in _quartiles(ordered))
+    fence = q3 + 3 * (q3 - q1)
+    inside = [v for v in ordered if v <= fence]
+    if len(inside) == len(ordered) or not inside:
+        return None
+    return max(fence, 1.5 * max(inside))
+
+
+def _quartiles(ordered: Sequence[float]) -> tuple[float, float]:
+    def at(q: float) -> float:
+        pos = q * (len(ordered) - 1)
+        low = int(pos)
+        high = min(low + 1, len(ordered) - 1)
+        return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+    return at(0.25), at(0.75)
 
 
 def _panel(board: Leaderboard, metric: str, quantity: str) -> _Panel:
@@ -237,16 +265,21 @@ def _panel(board: Leaderboard, metric: str, quantity: str) -> _Panel:
         + [float(getattr(r, quantity)) for r in failed if getattr(r, quantity) is not None]
         + [x for x, _, _ in limits]
     )
+    ys = [getattr(r, metric).mean for r in rows]
+    cap = outlier_cap(ys) if metric == "log_loss" else None
+    clipped = {k: y for k, y in enumerate(ys) if cap is not None and y > cap}
     return _Panel(
         quantity=quantity,
         rows=rows,
         xs=xs,
-        ys=[getattr(r, metric).mean for r in rows],
-        errs=[getattr(r, metric).std or 0.0 for r in rows],
+        ys=[cap if k in clipped else y for k, y in enumerate(ys)],
+        errs=[0.0 if k in clipped else getattr(r, metric).std or 0.0 for k, r in enumerate(rows)],
         failed=failed,
         limits=limits,
         all_x=all_x,
         log=_log_scale(all_x),
+        y_cap=cap,
+        clipped=clipped,
     )
 
 
@@ -315,7 +348,7 @@ def _draw_points(ax: Any, panel: _Panel) -> None:
         ax.scatter(
             [xs[k]],
             [ys[k]],
-            marker=style["marker"],
+            marker="^" if k in panel.clipped else style["marker"],  # ^: beyond the axis top
             s=45,
             facecolors=face,
             edgecolors=style["color"],
@@ -381,7 +414,13 @@ def _finish_axes(ax: Any, panel: _Panel, ylabel: str, xlabel: str, dpi: float) -
     if not panel.rows:
         ax.set_ylim(0, 1)
         ax.set_yticks([])
-    place_labels(ax, panel.xs, panel.ys, [r.system for r in panel.rows], dpi)
+    if panel.y_cap is not None:  # outliers sit on the top edge, their value in the label
+        ax.set_ylim(top=panel.y_cap * 1.06)
+    names = [
+        f"{r.system} ({panel.clipped[k]:.2f} ↑)" if k in panel.clipped else r.system
+        for k, r in enumerate(panel.rows)
+    ]
+    place_labels(ax, panel.xs, panel.ys, names, dpi)
 
 
 def _draw_panel(fig: Any, ax: Any, board: Leaderboard, metric: tuple, xaxis: tuple) -> None:
@@ -400,7 +439,8 @@ def _draw_panel(fig: Any, ax: Any, board: Leaderboard, metric: tuple, xaxis: tup
 
 
 def _legend_handles(board: Leaderboard) -> list[Any]:
-    """One legend entry per kind of point shown, the Pareto front, the limits and margins."""
+    """One legend entry per kind of point the board shows (no 'failed' entry on a board
+    without a failed system), the Pareto front, the limits and margins."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
@@ -417,7 +457,7 @@ def _legend_handles(board: Leaderboard) -> list[Any]:
             label=s["label"],
         )
         for kind, s in STYLES.items()
-        if kind not in _LEGEND_WHEN_PRESENT or kind in present
+        if kind in present  # only the kinds this board shows (issue 17)
     ]
     handles.append(
         Line2D(

@@ -223,3 +223,38 @@ def test_the_terminal_table_explains_the_proposal_mark(make_entry):
     text = render_text(build_leaderboard([make_entry("rebuilt", proposal=True)], WHEN))
     assert "rebuilt †" in text and PROPOSAL_NOTE in text
     assert "plugin's reconstruction" in PROPOSAL_NOTE and "ascbench's" not in PROPOSAL_NOTE
+
+
+def test_the_plot_legend_lists_only_the_kinds_the_board_shows(make_entry):
+    """No 'failed' or 'ambiguous' marker in the legend of a board without such systems."""
+    from ascbench.leaderboard.plot import _legend_handles
+
+    ok = build_leaderboard([make_entry("a", "dcase2022"), make_entry("b", "dcase2022")], WHEN)
+    labels = [h.get_label() for h in _legend_handles(ok)]
+    assert "compliant" in labels and "Pareto front" in labels
+    assert not any(k in " ".join(labels) for k in ("failed", "noncompliant", "degenerate"))
+    mixed = build_leaderboard(
+        [make_entry("a", "dcase2022"), make_entry("b", "dcase2022", error="boom"),
+         make_entry("c", "dcase2022", parameters=500_000)], WHEN,
+    )  # fmt: skip
+    labels = [h.get_label() for h in _legend_handles(mixed)]
+    assert {"compliant", "failed (no metrics)", "noncompliant"} <= set(labels)
+    assert "ambiguous (limit reading)" not in labels
+
+
+def test_an_outlying_log_loss_is_drawn_at_the_axis_top_with_its_value(make_entry):
+    """One model at log loss 14.6 used to squash every other point to a line; it is now drawn
+    at the top of a clipped axis, its value in its label."""
+    from ascbench.leaderboard.plot import _panel, outlier_cap
+
+    assert outlier_cap([1.4, 1.5, 1.6, 1.7]) is None
+    assert outlier_cap([1.45, 1.50, 1.54, 1.62, 1.69, 14.59]) == pytest.approx(2.535)
+    entries = [make_entry(f"s{i}", "dcase2022", log_loss=v)
+               for i, v in enumerate([1.45, 1.50, 1.54, 1.62, 1.69, 14.59])]  # fmt: skip
+    board = build_leaderboard(entries, WHEN)
+    panel = _panel(board, "log_loss", "macs")
+    assert panel.y_cap == pytest.approx(2.535) and list(panel.clipped.values()) == [14.59]
+    assert max(panel.ys) == pytest.approx(2.535)
+    assert _panel(board, "accuracy", "macs").y_cap is None  # accuracy is bounded: not clipped
+    png, svg = render_pareto(board)
+    assert png.startswith(b"\x89PNG") and "<svg" in svg
