@@ -90,14 +90,15 @@ def ensure_synthetic(config: SynthConfig, *, progress: bool = True) -> Path:
             shutil.rmtree(stale, ignore_errors=True)
         tmp = base / f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         started = time.perf_counter()
-        if progress and not sys.stderr.isatty():  # no bar off a terminal: plain log lines
+        announce = not (progress and sys.stderr.isatty())  # no bar: say it in plain lines
+        if announce:
             clips = sum(config.expected_counts().values())
             print(f"ascbench: synthesising the default dataset once into {target} "
                   f"({clips:,} clips)", file=sys.stderr)  # fmt: skip
         try:
             _render_dataset(tmp, config, progress)
             os.replace(tmp, target)
-            if progress and not sys.stderr.isatty():
+            if announce:
                 print(f"ascbench: default dataset ready in {time.perf_counter() - started:.0f} s",
                       file=sys.stderr)  # fmt: skip
         except OSError as exc:

@@ -148,15 +148,16 @@ def test_several_problems_point_to_data_check(tau2022: Path) -> None:
 
 def test_off_a_terminal_the_default_dataset_is_announced_in_plain_lines(tmp_path, monkeypatch,
                                                                           capsys):
-    """Redirected output gets no progress bar but two log lines, so a long silent step does not
-    look like a hang (issue 17); `data check` draws no bar into a redirected stderr."""
+    """Redirected output (or --no-progress) gets no progress bar but two log lines, so a long
+    silent step does not look like a hang (issue 17); `data check` draws no bar into a
+    redirected stderr."""
     from ascbench.data import SynthConfig, loader
 
     monkeypatch.setenv("ASCBENCH_CACHE", str(tmp_path / "cache"))
     tiny = SynthConfig(style="tau2022", scenes=("airport", "bus"), locations_train=2,
                        locations_test=1, train_a=2, train_per_device=1, test_per_device=1,
                        slices=1)  # fmt: skip
-    loader.ensure_synthetic(tiny, progress=True)
+    loader.ensure_synthetic(tiny, progress=False)  # as `run` off a terminal
     err = capsys.readouterr().err
     assert "ascbench: synthesising the default dataset once into" in err
     assert "ascbench: default dataset ready in" in err
