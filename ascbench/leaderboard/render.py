@@ -465,10 +465,27 @@ def inline_svg(svg: str) -> str:
     return svg.strip()
 
 
+def _reported_table(t: Table) -> list[str]:
+    """The reports' own numbers as a table of their own under the measured one (side by side
+    they made the page wider than 1,400 px); nothing when no system reports a number."""
+    keep = [0, 1, *t.reported_columns]
+    rows = [[r[i] for i in keep] for r in t.rows
+            if any(r[i] != _DASH for i in t.reported_columns)]  # fmt: skip
+    if not rows:
+        return []
+    headers = [t.headers[i].removesuffix(" (rep.)") for i in keep]
+    reported = set(range(2, len(keep)))
+    return ["<h2>As the reports state them</h2>",
+            html_table(headers, rows, {0, *reported}, reported)]  # fmt: skip
+
+
 def render_html(board: Leaderboard, *, svg: str | None = None) -> str:
     """The board as one self-contained HTML page (inline CSS, the plot as inline SVG)."""
     t = table(board)
-    right = {0, 2, 4, 5, 6, 7, 8, 9, *t.reported_columns}
+    right = {0, 2, 4, 5, 6, 7, 8, 9}
+    measured = [i for i in range(len(t.headers)) if i not in t.reported_columns]
+    main_table = html_table([t.headers[i] for i in measured],
+                            [[r[i] for i in measured] for r in t.rows], right)  # fmt: skip
     title = board.ruleset.title or board.ruleset.name
     esc = html.escape
     parts = [
@@ -484,9 +501,10 @@ def render_html(board: Leaderboard, *, svg: str | None = None) -> str:
         f"<h1>Leaderboard: {esc(title)} (<code>{esc(board.ruleset.name)}</code>)</h1>",
         f"<p>Generated {board.generated_at.strftime('%Y-%m-%d %H:%M:%S')} UTC from "
         f"{count(len(board.entries), 'entry')} of {count(len(board.rows), 'system')}.</p>",
-        html_table(t.headers, t.rows, right, set(t.reported_columns)),
+        main_table,
         "<ul>" + "".join(f"<li>{esc(n)}</li>" for n in notes(board)) + "</ul>",
     ]
+    parts += _reported_table(t)
     if svg:
         parts += [
             "<h2>Accuracy and log loss against bytes and MACs</h2>",

@@ -258,3 +258,17 @@ def test_an_outlying_log_loss_is_drawn_at_the_axis_top_with_its_value(make_entry
     assert _panel(board, "accuracy", "macs").y_cap is None  # accuracy is bounded: not clipped
     png, svg = render_pareto(board)
     assert png.startswith(b"\x89PNG") and "<svg" in svg
+
+
+def test_the_html_page_puts_the_reports_numbers_in_a_table_of_their_own(board2021):
+    """Side by side, the '(rep.)' columns made the page wider than 1,400 px (issue 17): the
+    measured table keeps only measured columns, the reports' numbers follow in their own."""
+    page = render_html(board2021)
+    tables = re.findall(r"<table>.*?</table>", page, re.S)
+    main = tables[0]
+    assert "(rep.)" not in main and "Log loss" in main
+    heads = re.findall(r"<th[^>]*>([^<]*)</th>", main)
+    assert len(heads) == 10 + len(board2021.ruleset.limits)
+    assert "<h2>As the reports state them</h2>" in page
+    reported = tables[1]
+    assert "kim2021" in reported and "120,841" in reported and "68.1" in reported
