@@ -106,10 +106,15 @@ def _print_detail(p: SystemProfile) -> None:
 
 def run(args, ctx) -> int:
     from ascbench.profiling import profile_system
+    from ascbench.progress import bar
 
     registry = ctx.registry
     ruleset, systems = ctx.selection()
-    profiles = [profile_system(registry, s, ruleset) for s in systems]
+    progress = bar(systems, desc="profiling", unit="system", leave=False, disable=None)
+    profiles = []
+    for system in progress:  # a bar on a terminal (about a second a system), nothing elsewhere
+        progress.set_postfix_str(system.name)
+        profiles.append(profile_system(registry, system, ruleset))
     limit_names = [f"{lim.quantity}<={lim.maximum:,}" for lim in ruleset.limits]
     print(
         f"rule set {ruleset.name}: {ruleset.title}; one {ruleset.clip_seconds:g}-s clip, "

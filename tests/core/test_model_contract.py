@@ -67,3 +67,10 @@ def test_run_names_the_model_not_the_data(plugin_dir, tmp_path, capsys):
     (entry,) = ResultStore(results).load_all()
     assert entry.status == "failed"
     assert "returns shape (2, 7)" in entry.reason and "outside" not in entry.reason
+
+
+def test_profile_draws_its_bar_only_on_a_terminal(plugin_dir, capsys):
+    module = plugin_dir("contract_bar_plugin", PLUGIN)
+    assert main(["--plugin", module, "profile", "--rules", "dcase2022", "--system", "good"]) == 0
+    captured = capsys.readouterr()
+    assert "good" in captured.out and "profiling" not in captured.err  # redirected: no bar
