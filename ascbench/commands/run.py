@@ -405,7 +405,8 @@ def build_executor(args):
             raise OptionsError(
                 "--address names a Ray cluster; add --executor ray or drop --address"
             )
-        from ascbench.jobs.executors import local_executor, machine_cores
+        from ascbench.jobs.executors import local_executor
+        from ascbench.machine import machine_cores
 
         jobs = args.jobs
         if jobs is None:  # a GPU runs one job at a time; the CPU one job per core

@@ -64,6 +64,7 @@ from scipy.fft import irfft, next_fast_len, rfft, rfftfreq
 from scipy.signal import fftconvolve, lfilter
 
 from ascbench.errors import DatasetError
+from ascbench.machine import machine_cores
 from ascbench.scenes import DEVICES, SCENES
 
 #: Bump whenever the generated audio or layout changes (part of the cache key).
@@ -848,15 +849,6 @@ def _render_segments(out: Path, config: SynthConfig, segments: list[Segment]) ->
     return written
 
 
-def _render_workers() -> int:
-    """Processes for rendering: one per usable core, at most 8."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, 8))
-
-
 def _render_dataset(
     out: Path, config: SynthConfig, progress: bool, workers: int | None = None
 ) -> dict[str, int]:
@@ -876,14 +868,15 @@ def _render_dataset(
     total = sum(len(s.devices) * len(s.slices) for s in segments)
     bar = tqdm(total=total, desc=f"synthesising {config.style}", unit="clip",
                disable=None if progress else True, leave=False)  # fmt: skip
-    workers = _render_workers() if workers is None else max(1, workers)
+    workers = min(machine_cores(), 8) if workers is None else max(1, workers)
     if "fork" not in get_all_start_methods():
         workers = 1  # spawn would re-run the caller's __main__ module in every worker
     written: list[_Rendered] = []
     if workers == 1:
         for group in groups:
-            written.extend(_render_segments(out, config, group))
-            bar.update(sum(len(s.devices) * len(s.slices) for s in group))
+            done = _render_segments(out, config, group)
+            written.extend(done)
+            bar.update(len(done))
     else:  # forked workers run numpy and scipy only (no OpenMP), so a fork is safe here
         with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
             futures = [pool.submit(_render_segments, out, config, g) for g in groups]

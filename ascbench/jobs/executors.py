@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ascbench.jobs.plan import RAY_INSTALL, RunError, RunSettings, load_run_dataset
+from ascbench.machine import machine_cores
 
 if TYPE_CHECKING:
     from ascbench.plugins import Registry
@@ -38,13 +39,6 @@ if TYPE_CHECKING:
 DEFAULT_RAY_CPUS = 4
 #: A Ray task whose worker or node dies is tried once more, then recorded as failed.
 RAY_MAX_RETRIES = 1
-
-
-def machine_cores() -> int:
-    """The CPU cores this process may use (its affinity mask where the platform has one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)  # pragma: no cover - macOS, Windows
 
 
 class Executor(Protocol):
