@@ -100,7 +100,7 @@ def provisional_verdict(report: Any, ruleset: RuleSet) -> str | None:
         if limit.check(now).status == "pass" and limit.check(then).status != "pass":
             flips.append(
                 f"{limit.quantity} {now:,} passes {limit.maximum:,} on these weights but would be "
-                f"about {worst[limit.quantity]:,} with every value non-zero"
+                f"about {then:,} with every value non-zero"
             )
     if not flips:
         return None

@@ -148,20 +148,18 @@ def _mac_flags(
     if macs.total_functional:
         where = ", ".join(sorted(n or "(model)" for n in macs.functional))
         counted, total = macs.total_counted, macs.total_counted + macs.total_functional
-        if inlined:
-            flags.append(
-                f"{macs.total_functional:,} MACs run in functional ops outside counted leaf "
-                f"modules ({where}): torch.fx inlined {', '.join(inlined)} when tracing this "
-                f"model's float form, so the official {ruleset.macs.name} counter reports "
-                f"{counted:,} on that form and {total:,} on the eager float model, where they "
-                "are modules"
-            )
-        else:
-            flags.append(
-                f"{macs.total_functional:,} MACs run in functional ops outside counted leaf "
-                f"modules ({where}); the official {ruleset.macs.name} counter would report "
-                f"{counted:,} instead of {total:,}"
-            )
+        official = f"the official {ruleset.macs.name} counter"
+        why = (
+            f": torch.fx inlined {', '.join(inlined)} when tracing this model's float form, so "
+            f"{official} reports {counted:,} on that form and {total:,} on the eager float "
+            "model, where they are modules"
+            if inlined
+            else f"; {official} would report {counted:,} instead of {total:,}"
+        )
+        flags.append(
+            f"{macs.total_functional:,} MACs run in functional ops outside counted leaf modules "
+            f"({where}){why}"
+        )
     if macs.unsupported:
         ops = ", ".join(f"{k} x{v}" for k, v in sorted(macs.unsupported.items()))
         flags.append(f"ops without a MAC rule were counted as 0: {ops}")

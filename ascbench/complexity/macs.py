@@ -214,11 +214,10 @@ def inlined_modules(model: torch.nn.Module) -> list[str]:
     """For a torch.fx graph, the paths of the original modules whose operations the graph
     runs as functional nodes (torch.fx traces through modules it does not keep as leaves, and
     records where each node came from in ``nn_module_stack``); empty for an eager model."""
-    graph = getattr(model, "graph", None)
-    if not isinstance(model, torch.fx.GraphModule) or graph is None:
+    if not isinstance(model, torch.fx.GraphModule):
         return []
     paths: set[str] = set()
-    for node in graph.nodes:
+    for node in model.graph.nodes:
         if node.op not in ("call_function", "call_method"):
             continue
         stack = node.meta.get("nn_module_stack")

@@ -216,9 +216,9 @@ def parse_tta(text: str | None, systems: Sequence[System]) -> int | Literal["rep
         return 1
     if value != "report" and not (value.isdigit() and int(value) >= 1):
         raise RunError(f"--tta {text!r} is not understood; use none, report or a number of passes")
-    plain = [s.name for s in systems if s.evaluation.tta_passes <= 1]
     if value == "report":
         return "report"
+    plain = [s.name for s in systems if s.evaluation.tta_passes <= 1]
     if int(value) > 1 and plain:
         raise RunError(
             f"--tta {value}: {', '.join(plain)} has no test-time augmentation; use --tta none "

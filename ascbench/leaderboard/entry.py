@@ -653,24 +653,19 @@ class LeaderboardEntry(_Strict):
         """The compliance checks are the rule set's limits (and the device-models check where
         the rule set does not give the device at inference), each with the measured value."""
         assert self.compliance is not None and self.complexity is not None
-        limits = [(lim.quantity, lim.maximum) for lim in self.ruleset.limits]
-        if self.device_models and self.ruleset.device_at_inference is False:
-            limits.append(("device_models", 1))  # see device_models_check
+        expected = entry_compliance(self.complexity, self.ruleset, self.device_models).checks
+        limits = [(c.quantity, c.maximum) for c in expected]
         checked = [(c.quantity, c.maximum) for c in self.compliance.checks]
         if limits != checked:
             raise ValueError(
                 f"compliance checks {checked} do not match the limits of rule set "
                 f"{self.ruleset.name!r} {limits}"
             )
-        for check in self.compliance.checks:
-            if check.quantity == "device_models":
-                measured = len(self.device_models) + 1  # with the general model
-            else:
-                measured = self.complexity.quantity(check.quantity)
-            if check.value != measured:
+        for check, measured in zip(self.compliance.checks, expected, strict=True):
+            if check.value != measured.value:
                 raise ValueError(
                     f"compliance check of {check.quantity} says {check.value} but complexity "
-                    f"says {measured}"
+                    f"says {measured.value}"
                 )
 
     def _fields_of_its_version(self) -> None:
