@@ -2,7 +2,9 @@
 
 Four panels (rows: accuracy, log loss; columns: bytes, MACs). The rule set's limits are drawn
 as dashed lines (with the 'ambiguous' margin shaded), the Pareto front of the finished systems
-is highlighted, every point is labelled with its system, and noncompliant, ambiguous,
+is highlighted, every point is labelled with its system (or, where the name would overlap
+another label or point, with its row number on the board, listed in a key under the legend;
+labels carry the gid ``label-<system>``), and noncompliant, ambiguous,
 degenerate and failed systems are marked differently (failed ones, which have no metrics, as
 crosses along the bottom edge at their measured size). Degenerate systems (their predictions
 show that they learned nothing) are purple triangles, hollow when also noncompliant, never on
@@ -77,15 +79,24 @@ _LABEL_SPOTS = [
     (6, 12, "left", "bottom"),
     (6, -12, "left", "top"),
 ]
-
+#: Further positions for a point's number when the near ones are taken (drawn with a leader
+#: line): rings of 8 directions at 16, 26 and 36 points.
+_DIRECTIONS = [(1, 0), (0.7, 0.7), (0, 1), (-0.7, 0.7), (-1, 0), (-0.7, -0.7), (0, -1), (0.7, -0.7)]
+_FAR_SPOTS = [
+    (round(r * dx), round(r * dy), "center", "center")
+    for r in (16, 26, 36)
+    for dx, dy in _DIRECTIONS
+]
+#: A label's gid is this prefix and its system (the name or the number of one point).
+LABEL_GID = "label-"
 
 Box = tuple[float, float, float, float]
 
 
 def _label_box(px: float, py: float, width: float, height: float, spot: tuple) -> Box:
     dx, dy, ha, va = spot
-    left = {"left": px + dx, "right": px + dx - width, "center": px - width / 2}[ha]
-    bottom = py + dy if va == "bottom" else py + dy - height
+    left = {"left": px + dx, "right": px + dx - width, "center": px + dx - width / 2}[ha]
+    bottom = {"bottom": py + dy, "top": py + dy - height, "center": py + dy - height / 2}[va]
     return (left, bottom, left + width, bottom + height)
 
 
@@ -93,39 +104,91 @@ def _overlaps(a: Box, b: Box) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
+def _text_size(ax: Any, text: str, fontsize: float) -> tuple[float, float]:
+    """(width, height) of ``text`` in points, measured by the figure's renderer."""
+    from matplotlib.font_manager import FontProperties
+
+    renderer = ax.figure.canvas.get_renderer()
+    font = FontProperties(size=fontsize)
+    width, height, _ = renderer.get_text_width_height_descent(text, font, ismath=False)
+    # matplotlib lays a line out at least as tall as "lp" (ascender and descender)
+    height = max(height, renderer.get_text_width_height_descent("lp", font, ismath=False)[1])
+    to_points = 72.0 / ax.figure.dpi
+    return width * to_points + 1, height * to_points + 1
+
+
+def _obstacles(ax: Any) -> list[Box]:
+    """The boxes (in points) of the texts already in ``ax``: failed systems' names, notes."""
+    renderer = ax.figure.canvas.get_renderer()
+    to_points = 72.0 / ax.figure.dpi
+    boxes = []
+    for text in ax.texts:
+        if text.get_text():
+            e = text.get_window_extent(renderer)
+            boxes.append((e.x0 * to_points, e.y0 * to_points, e.x1 * to_points, e.y1 * to_points))
+    return boxes
+
+
 def place_labels(
     ax: Any,
     xs: Sequence[float],
     ys: Sequence[float],
     names: Sequence[str],
-    dpi: float,
+    ids: Sequence[str] | None = None,
+    numbers: Sequence[int] | None = None,
+    numbered: frozenset[int] | set[int] = frozenset(),
     fontsize: float = 7,
-) -> None:
-    """Annotate each point with its name where the label overlaps the fewest other labels,
-    markers and the axes border (greedy, in points, using the axes' current limits)."""
-    to_points = 72.0 / dpi
+) -> set[int]:
+    """Label each point with its name where the name overlaps no other label, marker or text
+    and stays inside the axes; otherwise with its number (``numbers[k]``), placed where it
+    overlaps the least (further out, with a leader line, when the near places are taken).
+    Points whose index is in ``numbered`` get their number directly. Returns the indexes of
+    the points labelled by number: the caller lists them in a key. Greedy, in points, on the
+    axes' final geometry (call it after the figure's layout)."""
+    to_points = 72.0 / ax.figure.dpi
     pts = [
         (float(px) * to_points, float(py) * to_points)
         for px, py in (ax.transData.transform((x, y)) for x, y in zip(xs, ys, strict=True))
     ]
     frame: Box = tuple(v * to_points for v in ax.bbox.extents)  # type: ignore[assignment]
-    placed: list[Box] = []
+    placed = _obstacles(ax)
+    used_numbers: set[int] = set()
+
+    def cost(b: Box, k: int) -> float:
+        # a point of clearance: the renderer's box of a top-aligned text reaches a little
+        # further than its measured height
+        b = (b[0] - 1, b[1] - 1, b[2] + 1, b[3] + 1)
+        labels = sum(_overlaps(b, o) for o in placed)
+        markers = sum(
+            _overlaps(b, (qx - 5, qy - 5, qx + 5, qy + 5))
+            for j, (qx, qy) in enumerate(pts)
+            if j != k
+        )
+        inside = b[0] >= frame[0] and b[2] <= frame[2] and b[1] >= frame[1] and b[3] <= frame[3]
+        return 10 * labels + markers + (0 if inside else 3)
+
     for k in sorted(range(len(pts)), key=lambda i: (pts[i][0], -pts[i][1])):
         px, py = pts[k]
-        width, height = 0.6 * fontsize * len(names[k]), fontsize + 1
-        markers = [(qx - 5, qy - 5, qx + 5, qy + 5) for j, (qx, qy) in enumerate(pts) if j != k]
-        best, best_cost = _LABEL_SPOTS[0], float("inf")
-        for spot in _LABEL_SPOTS:
-            b = _label_box(px, py, width, height, spot)
-            cost = sum(_overlaps(b, o) for o in placed) + sum(_overlaps(b, m) for m in markers)
-            inside = b[0] >= frame[0] and b[2] <= frame[2] and b[1] >= frame[1] and b[3] <= frame[3]
-            cost += 0 if inside else 2
-            if cost < best_cost:
-                best, best_cost = spot, cost
+        text, spots = names[k], _LABEL_SPOTS
+        if numbers is not None and k in numbered:
+            text, spots = str(numbers[k]), _LABEL_SPOTS + _FAR_SPOTS
+        width, height = _text_size(ax, text, fontsize)
+        best = min(spots, key=lambda s: cost(_label_box(px, py, width, height, s), k))
+        if (
+            numbers is not None
+            and spots is _LABEL_SPOTS
+            and cost(_label_box(px, py, width, height, best), k)
+        ):  # the name does not fit: its number does, further out if need be
+            text, spots = str(numbers[k]), _LABEL_SPOTS + _FAR_SPOTS
+            width, height = _text_size(ax, text, fontsize)
+            best = min(spots, key=lambda s: cost(_label_box(px, py, width, height, s), k))
+        if numbers is not None and text == str(numbers[k]) and text != names[k]:
+            used_numbers.add(k)
         placed.append(_label_box(px, py, width, height, best))
         dx, dy, ha, va = best
+        far = best in _FAR_SPOTS
         ax.annotate(
-            names[k],
+            text,
             (xs[k], ys[k]),
             xytext=(dx, dy),
             textcoords="offset points",
@@ -133,7 +196,12 @@ def place_labels(
             va=va,
             fontsize=fontsize,
             zorder=5,
+            gid=f"{LABEL_GID}{(ids or names)[k]}",
+            arrowprops=dict(arrowstyle="-", color="#999", linewidth=0.6, shrinkA=0, shrinkB=4)
+            if far
+            else None,
         )
+    return used_numbers
 
 
 def _padded(lo: float, hi: float, log: bool, pad: float = 0.12) -> tuple[float, float]:
@@ -388,8 +456,8 @@ def _draw_failed(ax: Any, failed: list[BoardRow], quantity: str) -> None:
         )
 
 
-def _finish_axes(ax: Any, panel: _Panel, ylabel: str, xlabel: str, dpi: float) -> None:
-    """Axis labels, ticks, grid, ranges and the points' name labels."""
+def _finish_axes(ax: Any, panel: _Panel, ylabel: str, xlabel: str) -> None:
+    """Axis labels, ticks, grid and ranges."""
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
     if not panel.rows and not panel.failed:
@@ -416,15 +484,26 @@ def _finish_axes(ax: Any, panel: _Panel, ylabel: str, xlabel: str, dpi: float) -
         ax.set_yticks([])
     if panel.y_cap is not None:  # outliers sit on the top edge, their value in the label
         ax.set_ylim(top=panel.y_cap * 1.06)
+
+
+def _label_panel(ax: Any, panel: _Panel, number: dict[str, int], numbered: set[str]) -> set[str]:
+    """The points' labels (after the layout); returns the systems labelled by number."""
     names = [
         f"{r.system} ({panel.clipped[k]:.2f} ↑)" if k in panel.clipped else r.system
         for k, r in enumerate(panel.rows)
     ]
-    place_labels(ax, panel.xs, panel.ys, names, dpi)
+    systems = [r.system for r in panel.rows]
+    forced = {k for k, name in enumerate(systems) if name in numbered}
+    used = place_labels(
+        ax, panel.xs, panel.ys, names, ids=systems,
+        numbers=[number[name] for name in systems], numbered=forced,
+    )  # fmt: skip
+    return {systems[k] for k in used}
 
 
-def _draw_panel(fig: Any, ax: Any, board: Leaderboard, metric: tuple, xaxis: tuple) -> None:
-    """One panel: ``metric`` (name, label, maximise) against ``xaxis`` (quantity, label)."""
+def _draw_panel(ax: Any, board: Leaderboard, metric: tuple, xaxis: tuple) -> _Panel:
+    """One panel: ``metric`` (name, label, maximise) against ``xaxis`` (quantity, label), its
+    points not yet labelled."""
     name, ylabel, maximize = metric
     quantity, xlabel = xaxis
     panel = _panel(board, name, quantity)
@@ -435,7 +514,8 @@ def _draw_panel(fig: Any, ax: Any, board: Leaderboard, metric: tuple, xaxis: tup
     _draw_points(ax, panel)
     _draw_failed(ax, panel.failed, quantity)
     better = "lower" if name == "log_loss" else "higher"
-    _finish_axes(ax, panel, f"{ylabel} ({better} is better)", xlabel, fig.dpi)
+    _finish_axes(ax, panel, f"{ylabel} ({better} is better)", xlabel)
+    return panel
 
 
 def _legend_handles(board: Leaderboard) -> list[Any]:
@@ -478,28 +558,44 @@ def _legend_handles(board: Leaderboard) -> list[Any]:
     return handles
 
 
-def _draw_legend(fig: Any, board: Leaderboard) -> float:
-    """The legend below the panels; returns the height it and the reasons take (figure
-    fraction, beyond the legend's own row)."""
+def key_lines(board: Leaderboard, numbered: set[str], width: int = 190) -> list[str]:
+    """The key of the points labelled by number (their name did not fit beside them): each
+    number is the system's row on the board."""
+    if not numbered:
+        return []
+    # a no-break space keeps each number with its name when the line wraps
+    items = [f"{n}\u00a0{r.system}" for n, r in enumerate(board.rows, 1) if r.system in numbered]
+    return textwrap.wrap(
+        "numbered points (row on the board): " + " · ".join(items), width, subsequent_indent="    "
+    )
+
+
+def _draw_legend(fig: Any, board: Leaderboard, key: list[str]) -> float:
+    """The legend below the panels, the key of numbered points and the degenerate systems'
+    reasons under it; returns the height they take (figure fraction, beyond the legend's own
+    row)."""
     handles = _legend_handles(board)
-    # the degenerate systems' reasons under the legend, which moves up to make room and, with
-    # its extra entry, takes two rows
-    lines = degenerate_lines(board)
-    footer = 0.015 * len(lines) + 0.01 if lines else 0.0
+    footer = 0.0
     legend: dict[str, Any] = {"ncol": len(handles)}
-    if lines:
-        fig.text(
-            0.01, 0.006, "\n".join(lines), fontsize=7, color="#6a1b9a", ha="left", va="bottom",
-            gid="degenerate-reasons",
-        )  # fmt: skip
+    for lines, color, gid in (
+        (key, "#333", "label-key"), (degenerate_lines(board), "#6a1b9a", "degenerate-reasons")
+    ):  # fmt: skip
+        if lines:
+            fig.text(
+                0.01, 0.006 + footer, "\n".join(lines), fontsize=7, color=color, ha="left",
+                va="bottom", gid=gid,
+            )  # fmt: skip
+            footer += 0.015 * len(lines) + 0.01
+    if footer:  # the legend moves up to make room and takes two rows
         legend = {"ncol": math.ceil(len(handles) / 2), "bbox_to_anchor": (0.5, footer)}
         footer += 0.025
     fig.legend(handles=handles, loc="lower center", fontsize=8, frameon=False, **legend)
     return footer
 
 
-def pareto_figure(board: Leaderboard) -> Any:
-    """The 2×2 :class:`matplotlib.figure.Figure` of ``board``, on an Agg canvas."""
+def _figure(board: Leaderboard, numbered: set[str]) -> tuple[Any, set[str]]:
+    """The figure with the systems in ``numbered`` labelled by number; returns it and the
+    systems that ended up numbered (those plus any whose name did not fit)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -509,11 +605,34 @@ def pareto_figure(board: Leaderboard) -> Any:
     axes = fig.subplots(2, 2, squeeze=False)
     title = board.ruleset.title or board.ruleset.name
     fig.suptitle(f"{title}: accuracy and log loss against model size and MACs", fontsize=12)
-    for i, metric in enumerate(_METRICS):
-        for j, xaxis in enumerate(_XAXES):
-            _draw_panel(fig, axes[i][j], board, metric, xaxis)
-    footer = _draw_legend(fig, board)
+    panels = [
+        (axes[i][j], _draw_panel(axes[i][j], board, metric, xaxis))
+        for i, metric in enumerate(_METRICS)
+        for j, xaxis in enumerate(_XAXES)
+    ]
+    footer = _draw_legend(fig, board, key_lines(board, numbered))
     fig.tight_layout(rect=(0, 0.04 + footer, 1, 0.97))
+    number = {r.system: n for n, r in enumerate(board.rows, 1)}
+    used = set(numbered)
+    for ax, panel in panels:  # labels last: they are placed on the final geometry
+        used |= _label_panel(ax, panel, number, numbered)
+    return fig, used
+
+
+def pareto_figure(board: Leaderboard) -> Any:
+    """The 2×2 :class:`matplotlib.figure.Figure` of ``board``, on an Agg canvas.
+
+    Points are labelled with their names; a point whose name would overlap another label, a
+    marker or the frame is labelled with its number, and a key under the legend lists those
+    numbers (the figure is laid out again with room for the key, at most three times)."""
+    fig, numbered = _figure(board, set())
+    for _ in range(3):
+        if not numbered:
+            break
+        fig, used = _figure(board, numbered)
+        if used == numbered:
+            break
+        numbered = used
     return fig
 
 

@@ -272,3 +272,64 @@ def test_the_html_page_puts_the_reports_numbers_in_a_table_of_their_own(board202
     assert "<h2>As the reports state them</h2>" in page
     reported = tables[1]
     assert "kim2021" in reported and "120,841" in reported and "68.1" in reported
+
+
+def _label_boxes(fig):
+    """{axes index: [(gid, text, window extent)]} of the points' labels, after drawing (the
+    text's own box: an annotation's extent would include its leader line)."""
+    from matplotlib.text import Text
+
+    from ascbench.leaderboard.plot import LABEL_GID
+
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    return {
+        i: [
+            (t.get_gid()[len(LABEL_GID) :], t.get_text(), Text.get_window_extent(t, renderer))
+            for t in ax.texts
+            if (t.get_gid() or "").startswith(LABEL_GID)
+        ]
+        for i, ax in enumerate(fig.axes)
+    }
+
+
+def test_labels_of_24_crowded_systems_do_not_overlap_and_numbered_ones_are_keyed(make_entry):
+    """24 systems within 3 points of accuracy and 7 % of size: a name that does not fit beside
+    its point becomes the system's row number, and the key under the legend names it."""
+    import random
+
+    from ascbench.leaderboard.plot import pareto_figure
+
+    rnd = random.Random(0)
+    entries = [
+        make_entry(
+            f"system_{i:02d}_proposal", "dcase2022", accuracy=10 + 3 * rnd.random(),
+            log_loss=2.2 + 0.2 * rnd.random(), parameters=rnd.randint(60_000, 64_000),
+            macs=rnd.randint(20_000_000, 21_000_000),
+        )
+        for i in range(24)
+    ]  # fmt: skip
+    board = build_leaderboard(entries, WHEN)
+    fig = pareto_figure(board)
+    panels = _label_boxes(fig)
+    key = next(t.get_text() for t in fig.texts if t.get_gid() == "label-key")
+    row = {r.system: n for n, r in enumerate(board.rows, 1)}
+    for labels in panels.values():
+        if not labels:
+            continue
+        assert sorted(system for system, _, _ in labels) == sorted(row)  # every point labelled
+        for system, text, _ in labels:  # by its name, or by its row number and in the key
+            assert text == system or (text == str(row[system]) and f"{text}\u00a0{system}" in key)
+        for a in range(len(labels)):
+            for b in range(a + 1, len(labels)):
+                assert not labels[a][2].overlaps(labels[b][2]), (labels[a][:2], labels[b][:2])
+    assert any(text != system for labels in panels.values() for system, text, _ in labels)
+
+
+def test_a_few_spread_systems_are_labelled_by_name_without_a_key(board2021):
+    from ascbench.leaderboard.plot import pareto_figure
+
+    fig = pareto_figure(board2021)
+    labels = [label for labels in _label_boxes(fig).values() for label in labels]
+    assert labels and all(text == system for system, text, _ in labels)
+    assert not any(t.get_gid() == "label-key" for t in fig.texts)
