@@ -414,6 +414,7 @@ table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
 th,td{border:1px solid #ccc;padding:.25rem .5rem;white-space:nowrap}
 th{background:#f3f3f3;position:sticky;top:0}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.text{white-space:normal;overflow-wrap:anywhere;min-width:8rem;max-width:20rem}
 td.rep,th.rep{background:#f7f7fb;color:#555}
 .pass,.ok{color:#1a7f37}.fail,.noncompliant,.failed{color:#c62828;font-weight:600}
 .ambiguous{color:#b26a00;font-weight:600}.degenerate{color:#6a1b9a;font-weight:600}
@@ -421,6 +422,10 @@ td.rep,th.rep{background:#f7f7fb;color:#555}
 ul{font-size:.9rem}code{background:#f3f3f3;padding:0 .2rem}
 """
 
+
+#: A cell of text longer than this wraps (class "text") instead of widening its table: the
+#: provenance's hardware and versions made the page 2,576 px wide.
+_WRAP_AT = 40
 
 _STATUS_CLASSES = {"pass", "fail", "ambiguous", "ok", "degenerate", "noncompliant", "failed"}
 
@@ -442,11 +447,15 @@ def html_table(
         return f"<th{cls}>{html.escape(h)}</th>"
 
     def td(i: int, c: str) -> str:
+        wraps = "text" if len(c) > _WRAP_AT and i not in right else ""
         classes = [
             k
-            for k in ("num" if i in right else "", "rep" if i in reported else "", _status_class(c))
+            for k in (
+                "num" if i in right else "", "rep" if i in reported else "", wraps,
+                _status_class(c),
+            )
             if k
-        ]
+        ]  # fmt: skip
         cls = f' class="{" ".join(classes)}"' if classes else ""
         return f"<td{cls}>{html.escape(c)}</td>"
 
