@@ -6,9 +6,10 @@ the component objects defined in :mod:`ascbench.components` and :mod:`ascbench.s
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ascbench.hookspecs import hookimpl
+from ascbench.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from ascbench.components import (
@@ -39,12 +40,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'ascbench' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 __all__ = [
     "CompressorEntry",

@@ -9,6 +9,7 @@ prefix the plugin names.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +42,12 @@ def read_state_dict(path: str | Path, prefix: str = "") -> dict[str, Any]:
     return data
 
 
-def load_weights(model: Any, path: str | Path, *, prefix: str = "", what: str = "") -> None:
-    """Load ``path`` into ``model`` with strict keys and shapes, or fail naming the file and
-    the first mismatching keys. ``what`` names the architecture in the message."""
-    state = read_state_dict(path, prefix)
-    own = model.state_dict()
+def state_dict_mismatches(
+    own: Mapping[str, Any], state: Mapping[str, Any]
+) -> tuple[list[str], list[str], list[str]]:
+    """How ``state`` (read from a file) differs from a model's own state dict ``own``: the keys
+    it lacks (in ``own``'s order), the keys the model lacks (in ``state``'s order) and the common
+    keys whose shapes differ (in ``own``'s order); three empty lists when it loads strictly."""
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     shapes = [
@@ -55,6 +57,15 @@ def load_weights(model: Any, path: str | Path, *, prefix: str = "", what: str = 
         and hasattr(own[k], "shape")
         and tuple(getattr(state[k], "shape", ())) != tuple(own[k].shape)
     ]
+    return missing, unexpected, shapes
+
+
+def load_weights(model: Any, path: str | Path, *, prefix: str = "", what: str = "") -> None:
+    """Load ``path`` into ``model`` with strict keys and shapes, or fail naming the file and
+    the first mismatching keys. ``what`` names the architecture in the message."""
+    state = read_state_dict(path, prefix)
+    own = model.state_dict()
+    missing, unexpected, shapes = state_dict_mismatches(own, state)
     if missing or unexpected or shapes:
         problems = []
         if missing:

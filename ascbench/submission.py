@@ -32,7 +32,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, field_validator
 
 from ascbench.errors import AscbenchError
-from ascbench.leaderboard._io import atomic_write_bytes, atomic_write_text
+from ascbench.leaderboard._io import atomic_write_bytes, atomic_write_text, read_text
 from ascbench.leaderboard.entry import LeaderboardEntry, RuleSetInfo, first_error
 from ascbench.rules import RuleSet
 from ascbench.scenes import DEVICES, SCENES
@@ -222,14 +222,7 @@ def read_output_csv(
 ) -> tuple[list[str], np.ndarray]:
     """Read an output/predictions CSV: (file names, probabilities in ``scenes`` order)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise SubmissionError(f"{path}: predictions file not found") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SubmissionError(
-            f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})"
-        ) from exc
+    text = read_text(path, SubmissionError, "predictions file")
     reader = csv.reader(io.StringIO(text), delimiter="\t")
     header = next(reader, None)
     if not header or "filename" not in header:
@@ -414,14 +407,9 @@ def load_submission_info(path: str | Path) -> SubmissionInfo:
     import yaml
 
     path = Path(path)
+    text = read_text(path, SubmissionError)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise SubmissionError(f"{path}: file not found") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SubmissionError(
-            f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})"
-        ) from exc
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise SubmissionError(f"{path}: not valid YAML: {first}") from exc

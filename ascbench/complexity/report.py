@@ -111,21 +111,9 @@ class ComplexitySummary(BaseModel):
 
     @classmethod
     def from_report(cls, report: Any) -> ComplexitySummary:
-        """Summarise a :class:`ComplexityReport` (or anything with the same attributes)."""
-        return cls(
-            convention=report.convention,
-            counter=report.counter,
-            input_shape=list(report.input_shape),
-            parameters=report.parameters,
-            nonzero_parameters=report.nonzero_parameters,
-            bytes=report.bytes,
-            macs=report.macs,
-            macs_official=report.macs_official,
-            fvcore_macs=report.fvcore_macs,
-            values_by_dtype=dict(report.values_by_dtype),
-            status=report.status,
-            flags=list(report.flags),
-        )
+        """Summarise a :class:`ComplexityReport` (or anything with the same attributes): each
+        field is the report's attribute of the same name."""
+        return cls.model_validate(report, from_attributes=True)
 
     def quantity(self, name: str) -> int:
         """The measured value a limit on ``name`` (parameters, bytes, ...) is checked against."""

@@ -269,24 +269,24 @@ class MacroAccuracy(Metric):
         return {"accuracy": macro_accuracy(p, y)}
 
 
-class MacroLogLoss(Metric):
-    """``{'log_loss': x}``: mean of the class-wise log losses."""
+class LogLossMetric(Metric):
+    """A metric with log losses: ``eps`` clips the probabilities (see :func:`log_loss`)."""
 
     def __init__(self, classes: Sequence[str] = SCENES, eps: float = LOG_LOSS_EPS):
         self.eps = eps
         super().__init__(classes)
+
+
+class MacroLogLoss(LogLossMetric):
+    """``{'log_loss': x}``: mean of the class-wise log losses."""
 
     def compute(self) -> dict[str, float]:
         p, y, _ = self._data()
         return {"log_loss": macro_log_loss(p, y, self.eps)}
 
 
-class ClassWise(Metric):
+class ClassWise(LogLossMetric):
     """``{'accuracy.<class>': percent, 'log_loss.<class>': x}`` for classes with clips."""
-
-    def __init__(self, classes: Sequence[str] = SCENES, eps: float = LOG_LOSS_EPS):
-        self.eps = eps
-        super().__init__(classes)
 
     def compute(self) -> dict[str, float]:
         p, y, _ = self._data()
@@ -308,35 +308,36 @@ def _subset_scores(p: np.ndarray, y: np.ndarray, sel: np.ndarray, eps: float) ->
     }
 
 
+def _flat_scores(subsets: dict[str, dict[str, float]]) -> dict[str, float]:
+    """``{'accuracy.<subset>', 'log_loss.<subset>'}`` from per-subset :func:`_subset_scores`."""
+    out: dict[str, float] = {}
+    for subset, scores in subsets.items():
+        out[f"accuracy.{subset}"] = scores["accuracy"]
+        out[f"log_loss.{subset}"] = scores["log_loss"]
+    return out
+
+
 def _ordered_devices(devices: np.ndarray) -> list[str]:
     present = {d for d in devices.tolist() if d}
     return [d for d in DEVICES if d in present] + sorted(present - set(DEVICES))
 
 
-class DeviceWise(Metric):
+class DeviceWise(LogLossMetric):
     """``{'accuracy.<device>', 'log_loss.<device>'}`` per device present, DCASE-style.
 
     Accuracy = mean class-wise accuracy among the device's clips; log loss over its clips.
     Clips with an unknown device are left out.
     """
 
-    def __init__(self, classes: Sequence[str] = SCENES, eps: float = LOG_LOSS_EPS):
-        self.eps = eps
-        super().__init__(classes)
-
     def per_device(self) -> dict[str, dict[str, float]]:
         p, y, d = self._data()
         return {dev: _subset_scores(p, y, d == dev, self.eps) for dev in _ordered_devices(d)}
 
     def compute(self) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for dev, scores in self.per_device().items():
-            out[f"accuracy.{dev}"] = scores["accuracy"]
-            out[f"log_loss.{dev}"] = scores["log_loss"]
-        return out
+        return _flat_scores(self.per_device())
 
 
-class DeviceGroups(Metric):
+class DeviceGroups(LogLossMetric):
     """``{'accuracy.<group>', 'log_loss.<group>'}`` for real / seen / unseen device groups.
 
     Each group is scored like one device on the pooled clips of its devices; groups without
@@ -349,9 +350,8 @@ class DeviceGroups(Metric):
         eps: float = LOG_LOSS_EPS,
         groups: dict[str, Sequence[str]] | None = None,
     ):
-        self.eps = eps
         self.groups = {g: tuple(ds) for g, ds in (groups or DEVICE_GROUPS).items()}
-        super().__init__(classes)
+        super().__init__(classes, eps)
 
     def per_group(self) -> dict[str, dict[str, float]]:
         p, y, d = self._data()
@@ -363,11 +363,7 @@ class DeviceGroups(Metric):
         return out
 
     def compute(self) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for group, scores in self.per_group().items():
-            out[f"accuracy.{group}"] = scores["accuracy"]
-            out[f"log_loss.{group}"] = scores["log_loss"]
-        return out
+        return _flat_scores(self.per_group())
 
 
 class ExpectedCalibrationError(Metric):

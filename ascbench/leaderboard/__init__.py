@@ -20,7 +20,7 @@ so that importing one light module of the package (:mod:`.defaults`) does not lo
 
 from __future__ import annotations
 
-from typing import Any
+from ascbench.lazy import lazy_getattr
 
 _LAZY = {
     "BoardRow": "ascbench.leaderboard.board",
@@ -64,14 +64,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'ascbench.leaderboard' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY, cache=globals())
 
 
 def __dir__() -> list[str]:

@@ -23,16 +23,23 @@ from ascbench.atomic import (  # noqa: F401  (re-exported for the leaderboard mo
 from ascbench.errors import AscbenchError
 
 
-def read_json(path: str | Path, error: type[AscbenchError]) -> Any:
-    """Parse a JSON file, raising ``error`` with a one-line message naming the file."""
+def read_text(path: str | Path, error: type[AscbenchError], what: str = "file") -> str:
+    """The UTF-8 text of ``path``, or ``error`` with a one-line message naming the file: ``what``
+    (e.g. 'predictions file') not found, or why it cannot be read."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise error(f"{path}: file not found") from exc
+        raise error(f"{path}: {what} not found") from exc
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise error(f"{path}: cannot read ({reason})") from exc
+
+
+def read_json(path: str | Path, error: type[AscbenchError]) -> Any:
+    """Parse a JSON file, raising ``error`` with a one-line message naming the file."""
+    path = Path(path)
+    text = read_text(path, error)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

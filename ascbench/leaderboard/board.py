@@ -375,13 +375,19 @@ def build_leaderboard(
         raise LeaderboardError(f"cannot build the leaderboard {first_error(exc)}") from exc
 
 
+def entries_by_ruleset(entries: Iterable[LeaderboardEntry]) -> dict[str, list[LeaderboardEntry]]:
+    """``entries`` by the name of their rule set, in the order given within each rule set."""
+    grouped: dict[str, list[LeaderboardEntry]] = defaultdict(list)
+    for entry in entries:
+        grouped[entry.ruleset.name].append(entry)
+    return dict(grouped)
+
+
 def group_by_ruleset(
     entries: Iterable[LeaderboardEntry], generated_at: datetime | None = None
 ) -> dict[str, Leaderboard]:
     """One board per rule set name, sorted by name."""
-    grouped: dict[str, list[LeaderboardEntry]] = defaultdict(list)
-    for entry in entries:
-        grouped[entry.ruleset.name].append(entry)
+    grouped = entries_by_ruleset(entries)
     generated_at = generated_at or utc_now()
     boards = {}
     for name in sorted(grouped):

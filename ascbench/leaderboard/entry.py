@@ -182,15 +182,9 @@ class RuleSetInfo(_Strict):
 
     @classmethod
     def from_ruleset(cls, ruleset: RuleSet) -> RuleSetInfo:
-        return cls(
-            name=ruleset.name,
-            title=ruleset.title,
-            primary_metric=ruleset.primary_metric,
-            kilobyte=ruleset.kilobyte,
-            clip_seconds=ruleset.clip_seconds,
-            limits=list(ruleset.limits),
-            device_at_inference=ruleset.device_at_inference,
-        )
+        """The entry's view of a :class:`~ascbench.rules.RuleSet`: each field is the rule set's
+        attribute of the same name."""
+        return cls.model_validate(ruleset, from_attributes=True)
 
 
 class Score(_Strict):

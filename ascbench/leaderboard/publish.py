@@ -34,6 +34,7 @@ from ascbench.leaderboard.board import (
     board_filename,
     board_files,
     build_leaderboard,
+    entries_by_ruleset,
     read_board,
 )
 from ascbench.leaderboard.defaults import DEFAULT_OUT
@@ -272,9 +273,7 @@ def build_boards(
     entries: list[LeaderboardEntry], rules: str | None = None
 ) -> dict[str, Leaderboard]:
     """One board per rule set (only ``rules`` if given), dated by its latest entry."""
-    grouped: dict[str, list[LeaderboardEntry]] = defaultdict(list)
-    for entry in entries:
-        grouped[entry.ruleset.name].append(entry)
+    grouped = entries_by_ruleset(entries)
     if rules is not None:
         if rules not in grouped:
             known = ", ".join(sorted(grouped)) or "none"

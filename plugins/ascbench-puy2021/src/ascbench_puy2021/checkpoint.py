@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ascbench.checkpoints import state_dict_mismatches
 from ascbench.errors import AscbenchError
 
 #: The keys every upstream checkpoint has (``config`` is optional).
@@ -109,13 +110,9 @@ def check_compatible(model: nn.Module, state: Mapping[str, torch.Tensor], path: 
     """Raise a one-line :class:`AscbenchError` naming ``path`` unless ``state`` matches
     ``model``'s state dict exactly (same keys, same shapes)."""
     expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    shapes = [
-        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
-        for k, v in expected.items()
-        if k in state and tuple(state[k].shape) != tuple(v.shape)
-    ]
+    missing, unexpected, mismatched = state_dict_mismatches(expected, state)
+    missing, unexpected = sorted(missing), sorted(unexpected)
+    shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(expected[k].shape)}" for k in mismatched]
     if not (missing or unexpected or shapes):
         return
     parts = []
