@@ -20,16 +20,20 @@ class _Strict(BaseModel):
 class ComponentRef(_Strict):
     """A reference to a registered component by name, with the parameters for its factory."""
 
-    name: str
-    params: dict[str, Any] = Field(default_factory=dict)
+    name: str = Field(description="Registry name of the component (`ascbench plugins` lists them).")
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Keyword arguments for its factory, as JSON-like values (a tuple becomes a "
+        "list).",
+    )
 
 
 class SpecAugment(_Strict):
     """Time and frequency masking on features (Park et al., 2019)."""
 
-    time_masks: int = Field(1, ge=0)
+    time_masks: int = Field(1, ge=0, description="Number of time masks.")
     time_width: int = Field(0, ge=0, description="Maximum width of one time mask, in frames.")
-    freq_masks: int = Field(1, ge=0)
+    freq_masks: int = Field(1, ge=0, description="Number of frequency masks.")
     freq_width: int = Field(0, ge=0, description="Maximum width of one frequency mask, in bins.")
     per_sample: bool = Field(True, description="Draw masks per example (else one per batch).")
     reference_frames: int | None = Field(
@@ -95,20 +99,43 @@ class TrainingRecipe(_Strict):
     """How a system is trained. ``ascbench run`` uses a budgeted copy unless ``--full``."""
 
     epochs: int = Field(30, ge=1, description="Epochs of the report's own recipe (--full).")
-    batch_size: int = Field(32, ge=1)
-    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
-    lr: float = Field(1e-3, gt=0)
-    weight_decay: float = Field(0.0, ge=0)
-    momentum: float = Field(0.9, ge=0)
-    scheduler: Literal["none", "cosine", "one_cycle", "warm_restarts"] = "none"
-    scheduler_params: dict[str, Any] = Field(default_factory=dict)
-    loss: Literal["cross_entropy", "focal"] = "cross_entropy"
-    focal_gamma: float = Field(1.0, ge=0)
-    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    batch_size: int = Field(
+        32, ge=1, description="Clips per training batch (mixup_mode two_batches reads twice that)."
+    )
+    optimizer: Literal["adam", "adamw", "sgd"] = Field(
+        "adam", description="Optimizer; extra PyTorch arguments go in optimizer_params."
+    )
+    lr: float = Field(
+        1e-3, gt=0, description="Learning rate; a scheduler or lr_schedule scales it over time."
+    )
+    weight_decay: float = Field(
+        0.0, ge=0, description="Weight decay: L2 for adam and sgd, decoupled for adamw."
+    )
+    momentum: float = Field(0.9, ge=0, description="SGD momentum (optimizer sgd only).")
+    scheduler: Literal["none", "cosine", "one_cycle", "warm_restarts"] = Field(
+        "none",
+        description="Built-in learning-rate schedule over the budgeted run; its keys go in "
+        "scheduler_params.",
+    )
+    scheduler_params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Settings of the scheduler (keys per scheduler: see scheduler_params below).",
+    )
+    loss: Literal["cross_entropy", "focal"] = Field(
+        "cross_entropy",
+        description="Training loss on soft targets: cross entropy, or focal loss (Lin et al., "
+        "2017) with exponent focal_gamma.",
+    )
+    focal_gamma: float = Field(1.0, ge=0, description="Focal-loss exponent gamma (loss focal).")
+    label_smoothing: float = Field(
+        0.0, ge=0, lt=1, description="s: targets become (1 - s)*one-hot + s/classes."
+    )
     mixup_alpha: float | None = Field(
         None, gt=0, description="Mixup Beta(alpha, alpha); null = off."
     )
-    specaugment: SpecAugment | None = None
+    specaugment: SpecAugment | None = Field(
+        None, description="Time and frequency masking of training features; null = off."
+    )
     ema_decay: float | None = Field(None, gt=0, lt=1, description="EMA of weights; null = off.")
     frozen_layers: list[str] = Field(
         default_factory=list, description="Parameter-name prefixes kept frozen during training."
@@ -195,29 +222,46 @@ class EvaluationSettings(_Strict):
         default_factory=list, description="Extra evaluators beyond the default DCASE metrics."
     )
     tta_passes: int = Field(1, ge=1, description="Test-time augmentation passes averaged.")
-    tta_params: dict[str, Any] = Field(default_factory=dict)
+    tta_params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="How the passes augment (keys: see tta_params below); used when "
+        "tta_passes > 1.",
+    )
 
 
 class ReportedResults(_Strict):
     """Numbers a technical report states for a system, kept beside the measured ones."""
 
     source: str = Field(description="Where in the report, e.g. 'Table 2, CNN_pr3'.")
-    parameters: int | None = None
-    nonzero_parameters: int | None = None
-    bytes: int | None = None
-    macs: int | None = None
+    parameters: int | None = Field(None, description="Parameter count the report states.")
+    nonzero_parameters: int | None = Field(
+        None, description="Non-zero parameter count the report states."
+    )
+    bytes: int | None = Field(None, description="Model size in bytes the report states.")
+    macs: int | None = Field(
+        None, description="Multiply-accumulate operations per clip the report states."
+    )
     accuracy: float | None = Field(None, description="Macro-average accuracy, percent.")
-    log_loss: float | None = None
+    log_loss: float | None = Field(None, description="Macro-average log loss.")
     counting: str = Field("", description="How the report counted, in its own words.")
-    class_wise: dict[str, dict[str, float]] = Field(default_factory=dict)
-    device_wise: dict[str, dict[str, float]] = Field(default_factory=dict)
+    class_wise: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="Per scene class, the numbers stated, e.g. {\"airport\": {\"accuracy\": "
+        "45.3, \"log_loss\": 1.5}}.",
+    )
+    device_wise: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="Per recording device, as class_wise."
+    )
 
 
 class System(_Strict):
     """One technical report's complete, runnable recipe."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
-    title: str
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9_.\-]+$",
+        description="Unique name: what --system takes, and the system's folder under results/.",
+    )
+    title: str = Field(description="One-line title, shown on boards and in submissions.")
     report: str = Field(description="Citation of the technical report.")
     challenge: str = Field(description="Rule set the system was designed for, e.g. 'dcase2021'.")
     proposal: bool = Field(
@@ -225,15 +269,29 @@ class System(_Strict):
         description="True when the architecture is the plugin's reconstruction sized to the "
         "report's numbers, not the authors' network (shown as † on boards).",
     )
-    frontend: ComponentRef
-    model: ComponentRef
-    recipe: TrainingRecipe = Field(default_factory=TrainingRecipe)
-    compressors: list[ComponentRef] = Field(default_factory=list)
-    evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
+    frontend: ComponentRef = Field(
+        description="A registered frontend (waveform -> features) and its arguments."
+    )
+    model: ComponentRef = Field(
+        description="A registered model and the parameters passed to its factory."
+    )
+    recipe: TrainingRecipe = Field(
+        default_factory=TrainingRecipe, description="The report's own training recipe."
+    )
+    compressors: list[ComponentRef] = Field(
+        default_factory=list,
+        description="Registered compressors, applied in order after training.",
+    )
+    evaluation: EvaluationSettings = Field(
+        default_factory=EvaluationSettings,
+        description="Extra evaluators and test-time augmentation.",
+    )
     device_specific: DeviceSpecific | None = Field(
         None, description="One model per recording device (DCASE 2025); null = one model."
     )
-    reported: ReportedResults | None = None
+    reported: ReportedResults | None = Field(
+        None, description="Numbers the report states, shown beside the measured ones."
+    )
     deviations: list[str] = Field(
         default_factory=list, description="Where the implementation departs from the report."
     )

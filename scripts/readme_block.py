@@ -2,7 +2,8 @@
 
 The ``readme_*.py`` scripts make a block from a committed file and call :func:`main` here with
 ``--write`` (rewrite README.md), ``--check`` (exit 1 if README.md differs; a test runs it) or
-neither (print the block). Standard library only.
+neither (print the block). ``path=`` targets another Markdown file (``guide_reference.py``:
+docs/writing-a-plugin.md). Standard library only.
 """
 
 from __future__ import annotations
@@ -36,26 +37,33 @@ def benchmark_extra(path: Path) -> tuple[dict, str, str]:
     return results["benchmarks"][0]["extra_info"], cpu, results["datetime"][:10]
 
 
-def replace(readme: str, name: str, text: str) -> str:
-    """``readme`` with block ``name`` replaced by ``text`` (which carries both markers)."""
+def replace(readme: str, name: str, text: str, path: Path = README) -> str:
+    """``readme`` (the text of ``path``) with block ``name`` replaced by ``text`` (which carries
+    both markers)."""
     begin, end = markers(name)
     if readme.count(begin) != 1 or readme.count(end) != 1:
-        raise SystemExit(f"{README}: needs exactly one {begin} and one {end} line")
+        raise SystemExit(f"{path}: needs exactly one {begin} and one {end} line")
     head, rest = readme.split(begin, 1)
     return head + text + rest.split(end, 1)[1]
 
 
-def main(name: str, make: Callable[[], str], script: str, argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=f"README block '{name}'")
-    parser.add_argument("--write", action="store_true", help="rewrite README.md's block")
-    parser.add_argument("--check", action="store_true", help="exit 1 if README.md differs")
+def main(
+    name: str,
+    make: Callable[[], str],
+    script: str,
+    argv: list[str] | None = None,
+    path: Path = README,
+) -> int:
+    parser = argparse.ArgumentParser(description=f"{path.name} block '{name}'")
+    parser.add_argument("--write", action="store_true", help=f"rewrite {path.name}'s block")
+    parser.add_argument("--check", action="store_true", help=f"exit 1 if {path.name} differs")
     args = parser.parse_args(argv)
-    readme = README.read_text()
-    new = replace(readme, name, make())
+    readme = path.read_text()
+    new = replace(readme, name, make(), path)
     if args.write:
-        README.write_text(new)
+        path.write_text(new)
     elif args.check and new != readme:
-        print(f"{README}: the {name} block is stale; run {script} --write")
+        print(f"{path}: the {name} block is stale; run {script} --write")
         return 1
     elif not args.check:
         begin, end = markers(name)

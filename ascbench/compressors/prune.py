@@ -66,7 +66,10 @@ class PruneParams(CompressorParams):
     bytes_per_value: int | None = Field(
         None, ge=1, description="With target_bytes: bytes per counted value (e.g. 1 for int8)."
     )
-    scope: Literal["global", "layer"] = "global"
+    scope: Literal["global", "layer"] = Field(
+        "global",
+        description="Rank values by magnitude over all pruned tensors at once, or per layer.",
+    )
     include_bias: bool = Field(False, description="Prune biases too (Kim et al.: they are not).")
     modules: list[str] = Field(
         default_factory=list,
