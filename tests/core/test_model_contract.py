@@ -74,3 +74,21 @@ def test_profile_draws_its_bar_only_on_a_terminal(plugin_dir, capsys):
     assert main(["--plugin", module, "profile", "--rules", "dcase2022", "--system", "good"]) == 0
     captured = capsys.readouterr()
     assert "good" in captured.out and "profiling" not in captured.err  # redirected: no bar
+
+
+def test_a_grn_layer_is_called_and_its_uncounted_norm_is_named():
+    """A GRN whose parameters are used only in functional ops was reported as 'never called in
+    the forward pass' once torch.fx inlined it; now it is counted (its gamma and beta are
+    parameters), never called 'never called', and the op the official counter gives no MACs
+    (the L2 norm) is named in a note."""
+    from ascbench.plugins import load_registry
+    from ascbench.profiling import profile_system
+
+    registry = load_registry(["tests.core.grn_plugin"], entry_points=False, environment=False)
+    ruleset = registry.ruleset("dcase2022")
+    profile = profile_system(registry, registry.get("system", "grn_sys"), ruleset)
+    assert profile.status == "pass", profile.error
+    flags = profile.complexity.flags
+    assert not any("never called" in f for f in flags), flags
+    assert any("counted as 0" in f and "linalg_vector_norm" in f for f in flags), flags
+    assert profile.complexity.parameters == 362  # conv 160 (BN folded in), GRN 32, head 170
