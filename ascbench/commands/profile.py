@@ -24,6 +24,12 @@ def add_arguments(parser):
     )
     parser.add_argument("--detail", action="store_true", help="add a per-layer breakdown")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="measure every system again instead of reading the profiles kept in the cache "
+        "folder (kept per system definition, rule set, ascbench and plugin source, torch)",
+    )
 
 
 def _print_table(profiles: list[SystemProfile], limit_names: list[str]) -> None:
@@ -105,22 +111,35 @@ def _print_detail(p: SystemProfile) -> None:
 
 
 def run(args, ctx) -> int:
+    from ascbench.paths import cache_dir
+    from ascbench.profile_cache import ProfileCache
     from ascbench.profiling import profile_system
     from ascbench.progress import bar
 
     registry = ctx.registry
     ruleset, systems = ctx.selection()
+    cache = ProfileCache(cache_dir() / "profiles", registry, ruleset)
     progress = bar(systems, desc="profiling", unit="system", leave=False, disable=None)
-    profiles = []
+    profiles, kept = [], 0
     for system in progress:  # a bar on a terminal (about a second a system), nothing elsewhere
         progress.set_postfix_str(system.name)
-        profiles.append(profile_system(registry, system, ruleset))
+        profile = None if args.no_cache else cache.get(system)
+        kept += profile is not None
+        if profile is None:
+            profile = profile_system(registry, system, ruleset)
+            cache.put(system, profile)
+        profiles.append(profile)
     limit_names = [f"{lim.quantity}<={lim.maximum:,}" for lim in ruleset.limits]
     print(
         f"rule set {ruleset.name}: {ruleset.title}; one {ruleset.clip_seconds:g}-s clip, "
         f"batch {ruleset.macs.batch_size}, MACs by {ruleset.macs.name}"
     )
     _print_table(profiles, limit_names)
+    if kept:
+        print(
+            f"{kept} of {len(profiles)} from the profile cache (same system, rule set, code and "
+            "torch; --no-cache measures them again)"
+        )
     for p in profiles:
         if p.error:
             print(f"error: {p.system}: {p.error}")
