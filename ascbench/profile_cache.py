@@ -4,9 +4,9 @@
 profile depends only on the system's definition, the rule set, the source code of ascbench and
 of every loaded plugin package, and the torch version. :class:`ProfileCache` stores each
 finished profile under the SHA-256 of those, so a second ``ascbench profile`` reads what did not
-change and measures only what did. A plugin's model that lives outside its package (imported
-from another library) is covered by that library's version only through torch's; ``--no-cache``
-measures everything again.
+change and measures only what did. Code a plugin imports from another library (other than
+torch) is not part of the key: after changing such a library, ``--no-cache`` measures
+everything again.
 """
 
 from __future__ import annotations

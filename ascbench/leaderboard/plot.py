@@ -167,23 +167,25 @@ def place_labels(
         inside = b[0] >= frame[0] and b[2] <= frame[2] and b[1] >= frame[1] and b[3] <= frame[3]
         return 10 * labels + markers + (0 if inside else 3)
 
+    def fit(k: int, text: str, spots: list) -> tuple[tuple, float, float]:
+        """The least costly spot for ``text`` beside point ``k``, and the text's size."""
+        width, height = _text_size(ax, text, fontsize)
+        spot = min(spots, key=lambda s: cost(_label_box(*pts[k], width, height, s), k))
+        return spot, width, height
+
     for k in sorted(range(len(pts)), key=lambda i: (pts[i][0], -pts[i][1])):
         px, py = pts[k]
-        text, spots = names[k], _LABEL_SPOTS
-        if numbers is not None and k in numbered:
-            text, spots = str(numbers[k]), _LABEL_SPOTS + _FAR_SPOTS
-        width, height = _text_size(ax, text, fontsize)
-        best = min(spots, key=lambda s: cost(_label_box(px, py, width, height, s), k))
-        if (
-            numbers is not None
-            and spots is _LABEL_SPOTS
-            and cost(_label_box(px, py, width, height, best), k)
-        ):  # the name does not fit: its number does, further out if need be
-            text, spots = str(numbers[k]), _LABEL_SPOTS + _FAR_SPOTS
-            width, height = _text_size(ax, text, fontsize)
-            best = min(spots, key=lambda s: cost(_label_box(px, py, width, height, s), k))
-        if numbers is not None and text == str(numbers[k]) and text != names[k]:
+        by_number = numbers is not None and k in numbered
+        if not by_number:
+            best, width, height = fit(k, names[k], _LABEL_SPOTS)
+            # the name does not fit: its number does, further out if need be
+            by_number = numbers is not None and cost(_label_box(px, py, width, height, best), k) > 0
+        if by_number:
+            text = str(numbers[k])  # type: ignore[index]
+            best, width, height = fit(k, text, _LABEL_SPOTS + _FAR_SPOTS)
             used_numbers.add(k)
+        else:
+            text = names[k]
         placed.append(_label_box(px, py, width, height, best))
         dx, dy, ha, va = best
         far = best in _FAR_SPOTS
