@@ -121,7 +121,7 @@ def run(args, ctx) -> int:
     cache = ProfileCache(cache_dir() / "profiles", registry, ruleset)
     progress = bar(systems, desc="profiling", unit="system", leave=False, disable=None)
     profiles, kept = [], 0
-    for system in progress:  # a bar on a terminal (about a second a system), nothing elsewhere
+    for system in progress:  # a bar on a terminal (a third of a second a system), nothing elsewhere
         progress.set_postfix_str(system.name)
         profile = None if args.no_cache else cache.get(system)
         kept += profile is not None

@@ -17,7 +17,7 @@ from functools import partial
 from typing import Any
 
 import torch
-from fvcore.nn import FlopCountAnalysis
+from fvcore.nn.flop_count import _DEFAULT_SUPPORTED_OPS as FVCORE_HANDLES
 from fvcore.nn.jit_analysis import JitModelAnalysis
 from fvcore.nn.jit_handles import bmm_flop_jit, einsum_flop_jit, get_shape, matmul_flop_jit
 
@@ -242,6 +242,78 @@ def _call_counts(model: torch.nn.Module, example: torch.Tensor, names: list[str]
     return calls
 
 
+#: Prefixes of the op names under which one trace counts fvcore's own numbers and the ops the
+#: rule set's convention has no rule for, next to the convention's counts (see _one_trace).
+_FVCORE, _UNSUPPORTED = "\0fvcore:", "\0unsupported:"
+
+
+def _one_trace(analysis: JitModelAnalysis, convention: MacConvention, reference: bool) -> None:
+    """Set ``analysis``'s op handles so that one trace yields the convention's counts, fvcore's
+    own counts (op names prefixed ``_FVCORE``) and a count of each op the convention has no
+    rule for but fvcore has (prefixed ``_UNSUPPORTED``; fvcore counts the others). A trace
+    runs the model, and it was half of what profiling every bundled system cost when fvcore's
+    cross-check ran its own."""
+    ours = _handles(convention)
+    analysis.set_op_handle(**{k: v for k, v in ours.items() if v is None})
+    ignored = set(analysis._ignored_ops)  # the convention's zero-cost ops and fvcore's
+    theirs = FVCORE_HANDLES if reference else {}
+    handles = {}
+    for kind in {k for k, v in ours.items() if v is not None} | set(theirs):
+        handles[kind] = partial(
+            _both_counts, kind, ours.get(kind), theirs.get(kind), kind not in ignored
+        )
+    analysis.set_op_handle(**handles)
+
+
+def _both_counts(kind: str, ours: Any, theirs: Any, unsupported: bool, inputs, outputs) -> Counter:
+    counts: Counter = Counter()
+    if ours is not None:
+        counts.update(_as_counter(kind, ours(inputs, outputs)))
+    elif unsupported:
+        counts[_UNSUPPORTED + kind] = 1
+    if theirs is not None:
+        for op, value in _as_counter(kind, theirs(inputs, outputs)).items():
+            counts[_FVCORE + op] = value
+    return counts
+
+
+def _as_counter(kind: str, value: Any) -> Counter:
+    """A handle's result as fvcore keeps it: a number is named after its op (no namespace)."""
+    if isinstance(value, Counter):
+        return value
+    return Counter({kind.split("::", 1)[-1]: value})
+
+
+def _split(counts: Counter, prefix: str) -> Counter:
+    return Counter({k[len(prefix) :]: v for k, v in counts.items() if k.startswith(prefix)})
+
+
+def _trace(
+    model: torch.nn.Module, example: torch.Tensor, convention: MacConvention, reference: bool
+) -> tuple[dict[str, Counter], Counter, list[str], dict[str, int]]:
+    """One trace of ``model``: cumulative counts per module under ``convention``, the ops it
+    has no rule for, the modules never called, and fvcore's own count per op (empty without
+    ``reference``)."""
+    analysis = JitModelAnalysis(model, (example,))
+    _one_trace(analysis, convention, reference)
+    analysis.unsupported_ops_warnings(False)
+    analysis.uncalled_modules_warnings(False)
+    analysis.tracer_warnings("none")
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = analysis.by_module_and_operator()
+        unsupported = Counter(analysis.unsupported_ops())
+        uncalled = sorted(analysis.uncalled_modules())
+    root = traced.get("", Counter())
+    unsupported.update(_split(root, _UNSUPPORTED))
+    fv_ops = {k: int(v) for k, v in _split(root, _FVCORE).items()}
+    cumulative = {
+        name: Counter({k: v for k, v in c.items() if not k.startswith("\0")})
+        for name, c in traced.items()
+    }
+    return cumulative, unsupported, uncalled, fv_ops
+
+
 def count_macs(
     model: torch.nn.Module,
     example: torch.Tensor,
@@ -251,39 +323,21 @@ def count_macs(
 ) -> MacCount:
     """Trace ``model`` on ``example`` (eval mode, no grad) and count MACs by ``convention``.
 
-    ``reference=False`` skips fvcore's own count (a second trace; ``fvcore_total`` is then 0),
-    for callers that need the rule set's number only.
+    ``reference=False`` leaves out fvcore's own count (``fvcore_total`` is then 0), for
+    callers that need the rule set's number only; both come from the same single trace.
 
     Leaf modules of torch's own classes are charged by their traced ops. A leaf module of a
     custom class with weight/bias parameters (and no 'Conv' in its name) is charged as the
     official counter charges it, ``batch x numel(weights and biases)`` per call; traced work
     beyond that is reported as functional.
     """
-    analysis = JitModelAnalysis(model, (example,))
-    analysis.set_op_handle(**_handles(convention))
-    analysis.unsupported_ops_warnings(False)
-    analysis.uncalled_modules_warnings(False)
-    analysis.tracer_warnings("none")
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cumulative = analysis.by_module_and_operator()
-        unsupported = dict(analysis.unsupported_ops())
-        uncalled = sorted(analysis.uncalled_modules())
-        fv_total, fv_ops = 0, {}
-        if reference:
-            fvcore = FlopCountAnalysis(model, (example,))
-            fvcore.unsupported_ops_warnings(False)
-            fvcore.uncalled_modules_warnings(False)
-            fvcore.tracer_warnings("none")
-            fv_total = int(fvcore.total())
-            fv_ops = {k: int(v) for k, v in fvcore.by_operator().items()}
-
+    cumulative, unsupported, uncalled, fv_ops = _trace(model, example, convention, reference)
     modules = dict(model.named_modules())
     result = MacCount(
-        unsupported=unsupported,
+        unsupported=dict(unsupported),
         uncalled_modules=uncalled,
         inlined_modules=inlined_modules(model),
-        fvcore_total=fv_total,
+        fvcore_total=sum(fv_ops.values()),
         fvcore_by_operator=fv_ops,
     )
     for name, module in modules.items():
@@ -295,6 +349,16 @@ def count_macs(
             continue
         target = result.counted if _counts_like_torchinfo(module) else result.functional
         target[name] = own
+    _charge_custom_leaves(result, model, example, convention)
+    return result
+
+
+def _charge_custom_leaves(
+    result: MacCount, model: torch.nn.Module, example: torch.Tensor, convention: MacConvention
+) -> None:
+    """Charge each custom leaf module (see :func:`_custom_leaf`) as torchinfo does, batch x
+    its weights (and biases) per call, moving traced work beyond that to ``functional``."""
+    modules = dict(model.named_modules())
     custom = [name for name, module in modules.items() if _custom_leaf(module)]
     if custom:
         calls = _call_counts(model, example, custom)
@@ -312,4 +376,3 @@ def count_macs(
                 result.counted[name] = Counter(module=official)
             if traced > official:
                 result.functional[name] = Counter(beyond_official=traced - official)
-    return result

@@ -239,3 +239,38 @@ def test_custom_leaf_modules_are_charged_like_torchinfo(rules):
     # torchinfo charges 400 (N x numel); the traced matmul is 51 frames x 400: the rest flagged
     assert report.macs_official == 400
     assert report.functional_macs == 51 * 400 - 400
+
+
+class _UpsampleCumsum(torch.nn.Module):
+    """A conv, an op both counters have a rule for (bilinear upsampling), one that neither
+    has (cumsum); counts its forward passes."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 4, 3, padding=1)
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        x = torch.nn.functional.interpolate(self.conv(x), scale_factor=2, mode="bilinear")
+        return x.cumsum(-1).mean((2, 3))
+
+
+def test_one_trace_gives_the_rule_sets_count_and_fvcores_own(rules):
+    from fvcore.nn import FlopCountAnalysis
+
+    from ascbench.complexity import count_macs
+
+    model, example = _UpsampleCumsum().eval(), torch.randn(1, 1, 40, 51)
+    macs = count_macs(model, example, rules["dcase2022"].macs)
+    assert model.calls == 1  # fvcore's cross-check does not trace the model a second time
+    fvcore = FlopCountAnalysis(model, (example,))
+    fvcore.unsupported_ops_warnings(False)
+    assert macs.fvcore_total == fvcore.total() > 0
+    assert macs.fvcore_by_operator == dict(fvcore.by_operator())
+    assert "upsample_bilinear2d" in macs.fvcore_by_operator
+    assert macs.total_counted == 4 * 9 * 40 * 51 + 4 * 40 * 51  # NeSsi: weights and biases
+    assert macs.unsupported == {"aten::cumsum": 1}
+    without = count_macs(model, example, rules["dcase2022"].macs, reference=False)
+    assert (without.fvcore_total, without.fvcore_by_operator) == (0, {})
+    assert without.counted == macs.counted and without.unsupported == macs.unsupported
