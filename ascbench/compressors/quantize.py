@@ -320,7 +320,8 @@ class Int8QAT(Int8Static):
     """int8 by quantization-aware training (torch.ao FX): conv+BN(+ReLU) fused into QAT modules
     with fake quantization of weights and activations, observers set on calibration batches,
     then fine-tuned with the context's ``finetune`` (the job's training data and recipe; the
-    epochs are ``recipe.extra['finetune_epochs']`` under ``--full``), and converted to the
+    epochs are ``recipe.extra['finetune_epochs']`` under ``--full`` and the same share of the
+    training epochs under a shorter budget), and converted to the
     int8 model that is counted and evaluated. Without a ``finetune`` callable (``ascbench
     profile``) it reduces to calibrated post-training quantization and says so."""
 

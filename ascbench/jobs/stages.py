@@ -399,6 +399,19 @@ class Compressed:
     device_records: dict[str, list] = field(default_factory=dict)
 
 
+def finetune_epochs(recipe: Any, trained_epochs: int, full: bool) -> int:
+    """Epochs a compressor's fine-tuning gets after ``trained_epochs`` of training: the
+    recipe's ``extra['finetune_epochs']`` under ``--full``; under a shorter budget, the same
+    share of the training epochs as in the recipe (CP-Mobile: 24 QAT epochs after 150, so 2
+    after 10), at least 1. A recipe that states none fine-tunes for half the training epochs."""
+    stated = recipe.extra.get("finetune_epochs")
+    if stated is None:
+        return max(1, trained_epochs // 2)
+    if full:
+        return int(stated)
+    return max(1, round(trained_epochs * int(stated) / recipe.epochs))
+
+
 def compression_context(
     ctx: JobContext,
     built: BuiltSystem,
@@ -417,9 +430,7 @@ def compression_context(
     settings, system, seed = ctx.settings, ctx.system, ctx.job.seed
 
     def finetune(m: torch.nn.Module) -> torch.nn.Module:
-        ft_epochs = max(1, fitted.epochs // 2)
-        if settings.budget.full:
-            ft_epochs = int(system.recipe.extra.get("finetune_epochs", ft_epochs))
+        ft_epochs = finetune_epochs(system.recipe, fitted.epochs, settings.budget.full)
         recipe = system.recipe.model_copy(update={"frozen_layers": [], "frozen_epochs": None})
         train(
             m, features.train, recipe, epochs=ft_epochs, max_minutes=minutes, seed=seed,

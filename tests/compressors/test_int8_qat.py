@@ -79,3 +79,22 @@ def test_qat_refuses_a_model_already_in_fp16_or_int8():
         Int8QAT().compress(int8, CompressionContext(calibration=nets.calibration(1)))
     with pytest.raises(CompressionError, match="invalid parameter 'backend'"):
         Int8QAT(backend="arm")
+
+
+@pytest.mark.parametrize(
+    "extra,trained,full,expected",
+    [
+        ({"finetune_epochs": 24}, 10, False, 2),  # CP-Mobile: 24 of 150 -> 2 of 10 (1.6)
+        ({"finetune_epochs": 24}, 10, True, 24),  # --full: the recipe's own
+        ({"finetune_epochs": 24}, 2, False, 1),  # at least one epoch
+        ({"finetune_epochs": 100}, 500, False, 100),  # the whole schedule: the stated number
+        ({}, 10, False, 5),  # none stated: half the training
+        ({}, 1, True, 1),
+    ],
+)
+def test_fine_tuning_keeps_the_recipes_share_of_the_training_epochs(extra, trained, full, expected):
+    from ascbench.jobs.stages import finetune_epochs
+    from ascbench.systems import TrainingRecipe
+
+    recipe = TrainingRecipe(epochs=150 if extra.get("finetune_epochs") == 24 else 500, extra=extra)
+    assert finetune_epochs(recipe, trained, full) == expected
