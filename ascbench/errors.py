@@ -31,3 +31,25 @@ class DatasetError(AscbenchError):
 
 class AudioError(AscbenchError):
     """An audio file cannot be read or holds unusable samples."""
+
+
+def raised_at(exc: BaseException) -> str:
+    """``FILE:LINE`` of the innermost frame of ``exc``'s traceback in ascbench's or a plugin's
+    code (not in torch or another installed library): for an error inside a model's forward
+    pass, the plugin's own line. Empty when the exception carries no traceback."""
+    import traceback
+    from pathlib import Path
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return ""
+    ours = [f for f in frames if "site-packages" not in f.filename or "ascbench" in f.filename]
+    frame = (ours or frames)[-1]
+    return f"{Path(frame.filename).name}:{frame.lineno}"
+
+
+def one_line(exc: BaseException) -> str:
+    """``Type: first line of the message (FILE:LINE)``, the line from :func:`raised_at`."""
+    text = str(exc).strip().splitlines()
+    where = raised_at(exc)
+    return f"{type(exc).__name__}: {text[0] if text else ''}" + (f" ({where})" if where else "")

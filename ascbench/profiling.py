@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ascbench.build import BuiltSystem, build_system
 from ascbench.complexity import ComplexityReport
-from ascbench.errors import AscbenchError
+from ascbench.errors import AscbenchError, one_line
 from ascbench.plugins import Registry
 from ascbench.rules import RuleSet
 from ascbench.systems import System
@@ -141,10 +141,9 @@ def profile_system(registry: Registry, system: System, ruleset: RuleSet) -> Syst
             error=str(exc),
         )  # fmt: skip
     except Exception as exc:  # a plugin's bug must not stop the other systems
-        first = str(exc).splitlines()[0] if str(exc) else ""
         return SystemProfile(
             system=system.name, plugin=system.plugin, ruleset=ruleset.name, status="error",
-            error=f"{type(exc).__name__}: {first}",
+            error=one_line(exc),  # names the plugin's line, e.g. its model's forward
         )  # fmt: skip
     if not ruleset.parameters.count_zeros:
         report.flags.append(

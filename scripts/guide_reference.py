@@ -188,8 +188,13 @@ def table(rows: list[Row]) -> list[str]:
 
 def model_section(model: type[BaseModel]) -> list[str]:
     """Heading, the model's docstring and its table."""
+    import ascbench
+
     doc = " ".join((inspect.getdoc(model) or "").split("\n\n")[0].split())
-    return ["", f"### {model.__name__}", "", doc, "", *table(model_rows(model))]
+    name = model.__name__
+    where = "ascbench" if getattr(ascbench, name, None) is model else model.__module__
+    source = f"`from {where} import {name}`"
+    return ["", f"### {name}", "", f"{doc} {source}", "", *table(model_rows(model))]
 
 
 # -- what the guide describes beyond the models ----------------------------------------------
@@ -318,7 +323,9 @@ KEYS: dict[str, dict[str, tuple[str, str, str]]] = {
                           "is faster on some models (ascbench/training/options.py)."),
         "finetune_epochs": ("int", "half the epochs trained",
                             "Epochs of a compressor's fine-tuning (prune_l1, int8_qat) under "
-                            "--full; without --full it is always half the epochs trained."),
+                            "--full; under a shorter budget the same share of the epochs "
+                            "trained (finetune_epochs / epochs of them, at least 1; CP-Mobile's "
+                            "24 of 150 become 2 of 10)."),
     },
     "tta": {
         "method": ('"input" | "model"', '`"input"`',

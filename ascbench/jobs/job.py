@@ -8,10 +8,9 @@ beside it), so that one plugin's bug does not stop the run.
 from __future__ import annotations
 
 import traceback
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ascbench.errors import AscbenchError
+from ascbench.errors import AscbenchError, raised_at
 from ascbench.jobs import stages
 from ascbench.jobs.artifacts import ArtifactStore
 from ascbench.jobs.plan import Job, RunSettings, load_run_dataset, step_matched_recipe
@@ -149,11 +148,8 @@ def describe_failure(exc: BaseException, system: System, job: Job, settings: Run
     traceback goes to ``seed<k>.error.txt`` beside the entry."""
     from ascbench.atomic import atomic_write_text
 
-    frames = traceback.extract_tb(exc.__traceback__)
-    ours = [f for f in frames if "site-packages" not in f.filename or "ascbench" in f.filename]
-    frame = (ours or frames)[-1]
     first = str(exc).splitlines()[0] if str(exc) else ""
-    where = f"{Path(frame.filename).name}:{frame.lineno}"
+    where = raised_at(exc) or "no traceback"
     artifacts = ArtifactStore(settings.results, settings.ruleset.name)
     path = artifacts.error_report(system.name, job.seed)
     try:

@@ -21,6 +21,8 @@ class Net(torch.nn.Module):
 
     def forward(self, x):
         y = self.conv(x)
+        if self.out == "crash":  # a head that forgets to pool: torch's shape error
+            return torch.nn.functional.linear(y.flatten(1), torch.zeros(10, 3))
         return y if self.out == "map" else y.mean(dim=(2, 3))
 
 FRONTEND = ComponentRef(name="logmel", params={"n_mels": 16, "n_fft": 1024, "hop_length": 512})
@@ -36,7 +38,8 @@ def register_models():
 
 @hookimpl
 def register_systems():
-    return [system("good"), system("feature_map", out="map"), system("seven", classes=7)]
+    return [system("good"), system("feature_map", out="map"), system("seven", classes=7),
+            system("crash", out="crash")]
 """
 
 
@@ -54,6 +57,21 @@ def test_profile_refuses_a_model_that_does_not_return_logits(plugin_dir, capsys)
     assert "logits of shape (batch, 10)" in bad.error
     seven = profile_system(registry, registry.system("seven"), rules)
     assert seven.status == "error" and "returns shape (2, 7)" in seven.error
+
+
+def test_profile_names_the_plugins_line_where_the_model_crashed(plugin_dir, capsys):
+    from ascbench.plugins import load_registry
+    from ascbench.profiling import profile_system
+
+    module = plugin_dir("crash_plugin", PLUGIN)
+    registry = load_registry([module], entry_points=False, environment=False)
+    crash = profile_system(registry, registry.system("crash"), registry.ruleset("dcase2022"))
+    line = 1 + PLUGIN.splitlines().index(
+        "            return torch.nn.functional.linear(y.flatten(1), torch.zeros(10, 3))"
+    )
+    assert crash.status == "error"
+    assert crash.error.startswith("RuntimeError: mat1 and mat2 shapes cannot be multiplied")
+    assert crash.error.endswith(f"(crash_plugin.py:{line})")  # not a line inside torch
 
 
 def test_run_names_the_model_not_the_data(plugin_dir, tmp_path, capsys):
