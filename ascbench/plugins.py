@@ -12,7 +12,6 @@ import difflib
 import importlib
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -31,7 +30,7 @@ from ascbench.components import (
     ModelEntry,
     RegistryEntry,
 )
-from ascbench.errors import PluginError, RuleSetError, UnknownNameError
+from ascbench.errors import PluginError, RuleSetError, UnknownNameError, one_line
 from ascbench.rules import RuleSet, load_ruleset_file
 from ascbench.systems import System
 
@@ -66,13 +65,6 @@ class PluginInfo:
     @property
     def ok(self) -> bool:
         return not self.errors
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
-    where = f" ({Path(frame.filename).name}:{frame.lineno})" if frame else ""
-    return f"{type(exc).__name__}: {text[0] if text else ''}{where}"
 
 
 class Registry:
@@ -269,7 +261,7 @@ def _register(pm: pluggy.PluginManager, registry: Registry, info: PluginInfo, so
             else _import_plugin_module(source)
         )  # fmt: skip
     except Exception as exc:  # a broken plugin must not take the others down
-        info.errors.append(f"failed to import {info.module}: {_one_line(exc)}")
+        info.errors.append(f"failed to import {info.module}: {one_line(exc)}")
         return
     if pm.is_registered(plugin):  # `--plugin m` for a module an entry point loaded
         registry.plugins.remove(info)
@@ -309,8 +301,8 @@ def _collect_entries(pm: pluggy.PluginManager, registry: Registry) -> None:
                     collected.append((info, kind, entry))
                 else:
                     info.errors.append(
-                        f"{hook_name}() returned a {type(entry).__name__}; expected "
-                        f"ascbench.{cls.__name__}"
+                        f"{hook_name}() ({_defined_at(impl.function)}) returned a "
+                        f"{type(entry).__name__}; expected ascbench.{cls.__name__}"
                     )
     broken = {n for n, info in infos.items() if len(info.errors) > errors_before[n]}
     for name in broken:
@@ -326,14 +318,26 @@ def _hook_result(info: PluginInfo, hook_name: str, function) -> list | tuple:
     try:
         result = function()
     except Exception as exc:
-        info.errors.append(f"{hook_name}() raised {_one_line(exc)}")
+        info.errors.append(f"{hook_name}() raised {one_line(exc)}")
         return []
     if result is None:
         return []
     if not isinstance(result, (list, tuple)):
-        info.errors.append(f"{hook_name}() must return a list, got {type(result).__name__}")
+        info.errors.append(
+            f"{hook_name}() ({_defined_at(function)}) must return a list, got "
+            f"{type(result).__name__}"
+        )
         return []
     return result
+
+
+def _defined_at(function) -> str:
+    """``FILE:LINE`` where a hook implementation is defined, for errors about what it returned
+    (nothing raised, so there is no traceback to name it)."""
+    code = getattr(function, "__code__", None)
+    if code is None:
+        return getattr(function, "__qualname__", repr(function))
+    return f"{Path(code.co_filename).name}:{code.co_firstlineno}"
 
 
 def _hook_error(exc: BaseException) -> str:

@@ -165,6 +165,11 @@ def test_wrong_return_types_and_unknown_hooks(plugin_dir):
     errors = {p.name: p.errors for p in registry.plugins}
     assert any("expected ascbench.ModelEntry" in e for e in errors["wrong_types"])
     assert any("must return a list" in e for e in errors["wrong_types"])
+    # nothing raised, so no traceback: the error names where the hook is defined (decorator)
+    assert any(e.startswith("register_models() (wrong_types.py:3) returned a dict")
+               for e in errors["wrong_types"])  # fmt: skip
+    assert any(e.startswith("register_frontends() (wrong_types.py:6) must return a list")
+               for e in errors["wrong_types"])  # fmt: skip
     assert "register_model" in errors["typo_hook"][0]
     assert "register_models" in errors["typo_hook"][0]
 
