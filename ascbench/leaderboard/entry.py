@@ -36,9 +36,10 @@ import re
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -117,13 +118,21 @@ def _safe_name(value: str, what: str) -> str:
     return value
 
 
+def _directory_name(what: str) -> AfterValidator:
+    """The validator of a name field that is one path component (:func:`_safe_name`); ``what``
+    names the field in the error."""
+    return AfterValidator(lambda value: _safe_name(value, what))
+
+
 # -- parts of an entry --------------------------------------------------------------------------
 
 
 class SystemInfo(_Strict):
     """Which system ran: its registry name, title, plugin and whether it is a proposal."""
 
-    name: str = Field(description="Registry name of the system; used as a directory name.")
+    name: Annotated[str, _directory_name("system name")] = Field(
+        description="Registry name of the system; used as a directory name."
+    )
     title: str
     plugin: str = Field("", description="Plugin that registered the system.")
     plugin_version: str = Field("", description="Version of that plugin's distribution.")
@@ -138,11 +147,6 @@ class SystemInfo(_Strict):
         description="Where the implementation departs from the report, as its plugin states "
         "(schema version 4).",
     )
-
-    @field_validator("name")
-    @classmethod
-    def _check_name(cls, value: str) -> str:
-        return _safe_name(value, "system name")
 
     @classmethod
     def from_system(cls, system: System, plugin_version: str = "") -> SystemInfo:
@@ -161,7 +165,9 @@ class SystemInfo(_Strict):
 class RuleSetInfo(_Strict):
     """The rule set an entry was measured under: what the leaderboard needs to rank and plot."""
 
-    name: str = Field(description="Rule-set identifier, e.g. 'dcase2022'; a directory name.")
+    name: Annotated[str, _directory_name("rule-set name")] = Field(
+        description="Rule-set identifier, e.g. 'dcase2022'; a directory name."
+    )
     title: str = ""
     primary_metric: Literal["log_loss", "accuracy"] = Field(
         "log_loss", description="Metric the leaderboard ranks by; the other one breaks ties."
@@ -174,11 +180,6 @@ class RuleSetInfo(_Strict):
         description="Whether the rule set gives the recording device at inference (one model "
         "per device allowed); None in entries written before ascbench recorded it.",
     )
-
-    @field_validator("name")
-    @classmethod
-    def _check_name(cls, value: str) -> str:
-        return _safe_name(value, "rule-set name")
 
     @classmethod
     def from_ruleset(cls, ruleset: RuleSet) -> RuleSetInfo:
