@@ -74,6 +74,7 @@ def test_profile_every_system(benchmark) -> None:
             "one_s": round(median["one"], 2),
             "cached_s": round(median["cached"], 2),
             "ratio": round(ratio, 2),
+            "rounds": ROUNDS,
             "cpus": os.cpu_count(),
         }
     )
