@@ -1,11 +1,12 @@
 """Profiles kept on disk, keyed by everything that determines them.
 
-``ascbench profile`` builds, compresses and traces every system (about a second each); a
+``ascbench profile`` builds, compresses and traces every system (a third of a second each); a
 profile depends only on the system's definition, the rule set, the source code of ascbench and
-of every loaded plugin package, and the torch version. :class:`ProfileCache` stores each
-finished profile under the SHA-256 of those, so a second ``ascbench profile`` reads what did not
-change and measures only what did. Code a plugin imports from another library (other than
-torch) is not part of the key: after changing such a library, ``--no-cache`` measures
+of every loaded plugin package, and the versions of torch and fvcore (which traces the model
+and counts the cross-check). :class:`ProfileCache` stores each finished profile under the
+SHA-256 of those, so a second ``ascbench profile`` reads what did not change and measures only
+what did. Code a plugin imports from another library (other than torch and fvcore) is not part
+of the key: after changing such a library, ``--no-cache`` measures
 everything again.
 """
 
@@ -27,18 +28,21 @@ if TYPE_CHECKING:
 
 #: Bump when the way profiles are computed changes without a source change ascbench can see.
 CACHE_FORMAT = 1
+#: Libraries whose version is part of the key: they build, trace and count every profile.
+COUNTING_LIBRARIES = ("torch", "fvcore")
 
 
 def code_digest(registry: Registry) -> str | None:
     """SHA-256 over the source of ascbench and of every loaded plugin's top-level package, and
-    torch's version; None when a package's source cannot be read (nothing is cached then)."""
+    the versions of torch and fvcore; None when a package's source cannot be read (nothing is
+    cached then)."""
     from importlib import metadata
 
-    try:
-        torch_version = metadata.version("torch")
+    try:  # torch builds and runs the models; fvcore traces them and counts its cross-check
+        libraries = "; ".join(f"{n} {metadata.version(n)}" for n in COUNTING_LIBRARIES)
     except metadata.PackageNotFoundError:
         return None
-    digest = hashlib.sha256(f"format {CACHE_FORMAT}; torch {torch_version}\n".encode())
+    digest = hashlib.sha256(f"format {CACHE_FORMAT}; {libraries}\n".encode())
     packages = {"ascbench"} | {
         info.module.split(":")[0].split(".")[0] for info in registry.plugins if info.module
     }

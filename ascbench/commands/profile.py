@@ -28,7 +28,8 @@ def add_arguments(parser):
         "--no-cache",
         action="store_true",
         help="measure every system again instead of reading the profiles kept in the cache "
-        "folder (kept per system definition, rule set, ascbench and plugin source, torch)",
+        "folder (kept per system definition, rule set, ascbench and plugin source, torch and "
+        "fvcore)",
     )
 
 
@@ -137,8 +138,8 @@ def run(args, ctx) -> int:
     _print_table(profiles, limit_names)
     if kept:
         print(
-            f"{kept} of {len(profiles)} from the profile cache (same system, rule set, code and "
-            "torch; --no-cache measures them again)"
+            f"{kept} of {len(profiles)} from the profile cache (same system, rule set, code, "
+            "torch and fvcore; --no-cache measures them again)"
         )
     for p in profiles:
         if p.error:

@@ -68,3 +68,18 @@ def test_the_key_changes_with_the_system_the_rule_set_and_the_plugin_source(tmp_
     finally:
         sys.path.remove(str(plugin_dir))
         sys.modules.pop("grn_copy", None)
+
+
+def test_the_key_changes_with_the_torch_and_fvcore_versions(monkeypatch):
+    from importlib import metadata
+
+    registry = load_registry([PLUGIN], entry_points=False, environment=False)
+    before = code_digest(registry)
+    real = metadata.version
+    for library in ("torch", "fvcore"):
+        monkeypatch.setattr(
+            metadata, "version", lambda n, lib=library: "0.0-other" if n == lib else real(n)
+        )
+        assert code_digest(registry) not in (None, before), library
+    monkeypatch.setattr(metadata, "version", real)
+    assert code_digest(registry) == before
