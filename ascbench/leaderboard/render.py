@@ -164,6 +164,36 @@ def degenerate_note() -> str:
     )
 
 
+def single_seed_note(board: Leaderboard) -> str | None:
+    """For a board whose ranked systems have one seed each: how far the test split alone moves
+    an accuracy (the binomial standard error at the board's median accuracy), so that a reader
+    does not take a difference of a few points for a ranking. None with several seeds (the
+    board then shows intervals) or when the entries do not say how many clips they tested."""
+    import math
+    import statistics
+
+    rows = [r for r in board.rows if r.rank is not None and r.accuracy is not None]
+    if not rows or any(len(r.seeds) > 1 for r in rows):
+        return None
+    ranked = {r.system for r in rows}
+    clips = {
+        e.metrics.predictions.clips
+        for e in board.entries
+        if e.system.name in ranked and e.metrics and e.metrics.predictions
+    }
+    if len(clips) != 1:
+        return None
+    n = clips.pop()
+    p = statistics.median(r.accuracy.mean for r in rows) / 100
+    error = 100 * math.sqrt(p * (1 - p) / n)
+    return (
+        f"One seed per system: on {n:,} test clips an accuracy near {100 * p:.0f} % has a "
+        f"standard error of about {error:.1f} points from the choice of clips alone (binomial), "
+        "and training with another seed moves it further; a difference of a few points is not "
+        "a ranking (--n-seeds N gives each system's mean and 95 % interval)."
+    )
+
+
 def notes(board: Leaderboard) -> list[str]:
     """Explanatory lines printed under the table (plain text)."""
     lines = [_ranking_sentence(board)]
@@ -172,6 +202,9 @@ def notes(board: Leaderboard) -> list[str]:
         "with several seeds the value is mean ± sample standard deviation [95 % confidence "
         "interval of the mean, Student t]."
     )
+    one_seed = single_seed_note(board)
+    if one_seed:
+        lines.append(one_seed)
     for lim in board.ruleset.limits:
         text = f" — {lim.text}" if lim.text else ""
         amb = (

@@ -333,3 +333,27 @@ def test_a_few_spread_systems_are_labelled_by_name_without_a_key(board2021):
     labels = [label for labels in _label_boxes(fig).values() for label in labels]
     assert labels and all(text == system for system, text, _ in labels)
     assert not any(t.get_gid() == "label-key" for t in fig.texts)
+
+
+def test_a_one_seed_board_says_how_far_the_test_split_alone_moves_an_accuracy(make_entry):
+    from ascbench.leaderboard.render import notes
+
+    from .conftest import prediction_stats
+
+    stats = prediction_stats()  # 360 clips
+    one_seed = [
+        make_entry(name, accuracy=acc, log_loss=ll, predictions=stats)
+        for name, acc, ll in [("a", 40.0, 1.5), ("b", 50.0, 1.4), ("c", 60.0, 1.3)]
+    ]
+    text = notes(build_leaderboard(one_seed, WHEN))
+    # binomial standard error at the median accuracy: sqrt(0.5 * 0.5 / 360) = 2.6 points
+    assert any(
+        line.startswith("One seed per system: on 360 test clips an accuracy near 50 % has a "
+                        "standard error of about 2.6 points")
+        for line in text
+    )  # fmt: skip
+    second = make_entry("a", seed=1, accuracy=42.0, log_loss=1.5, predictions=stats)
+    several = notes(build_leaderboard([*one_seed, second], WHEN))
+    assert not any(line.startswith("One seed per system") for line in several)
+    assert not any(line.startswith("One seed") for line in notes(build_leaderboard(
+        [make_entry("a"), make_entry("b")], WHEN)))  # fmt: skip  # no clip counts: no claim
