@@ -349,16 +349,20 @@ def count_macs(
             continue
         target = result.counted if _counts_like_torchinfo(module) else result.functional
         target[name] = own
-    _charge_custom_leaves(result, model, example, convention)
+    _charge_custom_leaves(result, model, modules, example, convention)
     return result
 
 
 def _charge_custom_leaves(
-    result: MacCount, model: torch.nn.Module, example: torch.Tensor, convention: MacConvention
+    result: MacCount,
+    model: torch.nn.Module,
+    modules: dict[str, torch.nn.Module],
+    example: torch.Tensor,
+    convention: MacConvention,
 ) -> None:
-    """Charge each custom leaf module (see :func:`_custom_leaf`) as torchinfo does, batch x
-    its weights (and biases) per call, moving traced work beyond that to ``functional``."""
-    modules = dict(model.named_modules())
+    """Charge each custom leaf module (see :func:`_custom_leaf`) of ``modules`` (``model``'s,
+    by path) as torchinfo does, batch x its weights (and biases) per call, moving traced work
+    beyond that to ``functional``."""
     custom = [name for name, module in modules.items() if _custom_leaf(module)]
     if custom:
         calls = _call_counts(model, example, custom)
