@@ -73,16 +73,25 @@ def _training_benches(benches: list) -> list:
 
 
 def training_geomeans(benches: list) -> dict:
-    """Geometric means over systems of the ratio to dense fp32 (and of the speed-up)."""
+    """Geometric means over systems of the ratio to dense fp32 and of the speed-up.
+
+    ``new`` is over every system; ``base``, ``new_common`` and ``speedup`` over the systems
+    the base commit also has (systems added since have no "before"), so ``new_common / base``
+    compares the same systems.
+    """
+
+    def geomean(values: list[float]) -> float:
+        return math.exp(sum(math.log(v) for v in values) / len(values))
+
     out: dict = {}
-    for label in ("base", "new", "speedup"):
-        values = [
-            b.extra_info[label] if label == "speedup" else b.extra_info[label]["ratio_to_dense"]
-            for b in benches
-            if label in b.extra_info
-        ]
-        if values and len(values) == len(benches):
-            out[label] = math.exp(sum(math.log(v) for v in values) / len(values))
+    both = [b for b in benches if "base" in b.extra_info]
+    if benches:
+        out["new"] = geomean([b.extra_info["new"]["ratio_to_dense"] for b in benches])
+    if both:
+        out["base"] = geomean([b.extra_info["base"]["ratio_to_dense"] for b in both])
+        out["new_common"] = geomean([b.extra_info["new"]["ratio_to_dense"] for b in both])
+        out["speedup"] = geomean([b.extra_info["speedup"] for b in both])
+        out["systems_compared"] = len(both)
     return out
 
 
@@ -116,7 +125,10 @@ def _training_summary(terminalreporter, benches: list) -> None:
         gmacs = info["training_macs_per_step"] / 1e9
         line = f"{info['system']:30s} {info['batch']:5d} {gmacs:9.2f}"
         for label in ("base", "new") if base else ("new",):
-            m = info[label]
+            m = info.get(label)
+            if m is None:  # a system the base commit does not have
+                line += f" | {'-':>9s} {'-':>8s} {'-':>7s} {'-':>6s}"
+                continue
             line += (
                 f" | {m['step_seconds'] * 1e3:9.1f} {m['step_wall_seconds'] * 1e3:8.1f} "
                 f"{m['macs_per_s'] / 1e9:7.2f} {m['ratio_to_dense']:6.3f}"
@@ -125,11 +137,13 @@ def _training_summary(terminalreporter, benches: list) -> None:
             line += f"  {info['speedup']:7.2f}x"
         terminalreporter.write_line(line)
     means = training_geomeans(benches)
-    parts = [f"{k} {means[k]:.3f}" for k in ("base", "new") if k in means]
-    if "base" in means and "new" in means:
-        parts.append(f"new/base {means['new'] / means['base']:.2f}x")
-    if "speedup" in means:
-        parts.append(f"geomean step speed-up {means['speedup']:.2f}x")
+    parts = [f"new {means['new']:.3f} ({len(benches)} systems)"]
+    if "base" in means:
+        parts += [
+            f"on the {means['systems_compared']} systems of both: base {means['base']:.3f}, "
+            f"new {means['new_common']:.3f}, new/base {means['new_common'] / means['base']:.2f}x",
+            f"geomean step speed-up {means['speedup']:.2f}x",
+        ]
     if base:
         parts.append(f"base = {base}")
     terminalreporter.write_line("geometric-mean ratio to dense fp32: " + ", ".join(parts))

@@ -53,9 +53,14 @@ TRAINING_FACTOR = 3
 class Worker:
     """A ``training_speed_worker.py`` process importing ``ascbench`` from ``pythonpath``."""
 
-    def __init__(self, label: str, pythonpath: Path):
-        env = dict(os.environ, PYTHONPATH=str(pythonpath), OMP_NUM_THREADS="1")
+    def __init__(self, label: str, pythonpath: Path, plugins: dict[Path, str] | None = None):
+        """``plugins`` maps source folders to plugin modules to load instead of the installed
+        plugins' entry points (the base commit's own plugins, for the base commit's trainer)."""
+        path = [str(pythonpath), *(str(src) for src in plugins or {})]
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(path), OMP_NUM_THREADS="1")
         env.pop("PYTHONSTARTUP", None)
+        if plugins:
+            env["ASCBENCH_WORKER_PLUGINS"] = ",".join(plugins.values())
         self.label = label
         self.proc = subprocess.Popen(
             [sys.executable, str(WORKER)],
@@ -68,6 +73,7 @@ class Worker:
         )
         hello = self._read()
         self.ascbench = hello.get("ascbench", "")
+        self.systems = set(hello.get("systems", []))
 
     def _read(self) -> dict:
         line = self.proc.stdout.readline()
@@ -96,7 +102,7 @@ def _base_tree(tmp: Path) -> Path | None:
     if BASE.lower() in {"", "none", "off"}:
         return None
     archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", BASE, "ascbench"], capture_output=True
+        ["git", "-C", str(ROOT), "archive", BASE, "ascbench", "plugins"], capture_output=True
     )
     if archive.returncode != 0:
         pytest.skip(f"cannot read the base commit {BASE}: {archive.stderr.decode().strip()}")
@@ -104,12 +110,26 @@ def _base_tree(tmp: Path) -> Path | None:
     return tmp
 
 
+def _plugins_of(tree: Path) -> dict[Path, str]:
+    """The ascbench plugins of a checkout's ``plugins/*/pyproject.toml``: source folder ->
+    entry-point module. The base trainer runs the base commit's models and recipes, not
+    today's: a system's "before" is the code as it was."""
+    import tomllib
+
+    found: dict[Path, str] = {}
+    for project in sorted(tree.glob("plugins/*/pyproject.toml")):
+        points = tomllib.loads(project.read_text())["project"].get("entry-points", {})
+        for module in points.get("ascbench", {}).values():
+            found[project.parent / "src"] = module
+    return found
+
+
 @pytest.fixture(scope="session")
 def training_workers(tmp_path_factory):
     workers = {"new": Worker("new", ROOT)}
     base = _base_tree(tmp_path_factory.mktemp("training-base"))
     if base is not None:
-        workers["base"] = Worker(f"base {BASE}", base)
+        workers["base"] = Worker(f"base {BASE}", base, _plugins_of(base))
     yield workers
     for w in workers.values():
         w.close()
@@ -151,8 +171,9 @@ def test_training_step(
 ) -> None:
     request = {"system": ascbench_system, "batches": BATCHES, "epochs": 2, "seed": 0}
     answers: dict[str, dict] = {}
-    if "base" in training_workers:
-        answers["base"] = training_workers["base"].ask(request)
+    base = training_workers.get("base")
+    if base is not None and ascbench_system in base.systems:  # else a system added since
+        answers["base"] = base.ask(request)
     new = training_workers["new"]
     answers["new"] = benchmark.pedantic(lambda: new.ask(request), rounds=1, iterations=1)
 

@@ -21,6 +21,7 @@ kernels, the allocator grows); the benchmark uses the last.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
 import time
@@ -178,11 +179,14 @@ def main() -> None:
 
     torch.set_num_threads(1)
     keep_freed_memory()  # as `ascbench run` does in every job process
-    registry = load_registry()
+    modules = [m for m in os.environ.get("ASCBENCH_WORKER_PLUGINS", "").split(",") if m]
+    # the base commit's own plugins (on PYTHONPATH) instead of the installed ones
+    registry = load_registry(modules, entry_points=False) if modules else load_registry()
     ruleset = registry.ruleset("dcase2022")
     out = sys.stdout
     sys.stdout = sys.stderr  # anything else printed must not break the protocol
-    out.write(json.dumps({"ready": True, "ascbench": ascbench.__file__}) + "\n")
+    systems = [s.name for s in registry.systems()]
+    out.write(json.dumps({"ready": True, "ascbench": ascbench.__file__, "systems": systems}) + "\n")
     out.flush()
     for line in sys.stdin:
         request = json.loads(line)
