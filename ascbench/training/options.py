@@ -30,9 +30,12 @@ SHIFT_MODES: tuple[str, ...] = get_args(TrainingRecipe.model_fields["shift_mode"
 #: ``channels_last`` (NHWC) lets oneDNN use its blocked kernels without reordering; measured on
 #: one core of an AVX2 EPYC (training step, CPU time): cao2021 1.4-1.9x, DCASE baselines 1.35x,
 #: kim2021 1.4x, shao2022 1.1-1.15x faster; puy2021 1.7x slower (dilated depthwise
-#: convolutions) and verbitskiy2021 crashes in torch 2.13 (heap corruption), hence opt-in per
-#: recipe. Sums run in another order, so the numbers differ from ``contiguous`` (still the same
-#: from run to run). The model is given back in the contiguous layout.
+#: convolutions; 1.2x slower on an AVX-512 EPYC), hence opt-in per recipe. verbitskiy2021:
+#: 1.5x faster (AVX-512) once its strided 1x1 shortcut is computed as subsample + 1x1 conv: the
+#: weight gradient of a strided 1x1 conv in NHWC corrupts the heap in torch 2.13's oneDNN, so a
+#: model that has one should do the same. Sums run in another order, so the numbers differ from
+#: ``contiguous`` (still the same from run to run). The model is given back in the contiguous
+#: layout.
 MEMORY_FORMATS = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
 
 _DEFAULT: Any = object()

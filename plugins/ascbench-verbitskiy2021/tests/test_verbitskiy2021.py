@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -290,3 +292,35 @@ def test_reported_numbers(registry):
     ]
     # Table 7 sizes in KB (KiB) follow from 2 B per parameter.
     assert [round(r.bytes / 1024, 1) for r in others.values()] == [121.3, 121.4, 121.6]
+
+
+@pytest.mark.parametrize("stride", [(2, 2), (2, 1), (1, 2)])
+def test_strided_shortcut_is_the_strided_1x1_conv(stride):
+    # The shortcut samples every s-th row and column, then applies a 1x1 conv of stride 1:
+    # the same weights and output as the report's strided 1x1 conv (Table 5's H(I, O)).
+    torch.manual_seed(0)
+    block = MBConv(6, 12, stride, fused=True)
+    x = torch.randn(2, 6, 33, 50)
+    strided = torch.nn.Conv2d(6, 12, 1, stride, bias=False)
+    strided.weight.data.copy_(block.shortcut.weight)
+    got = block.shortcut(x[:, :, :: stride[0], :: stride[1]])
+    torch.testing.assert_close(got, strided(x), rtol=1e-6, atol=1e-6)
+
+
+def test_a_channels_last_training_step_runs_at_the_default_shape(registry):
+    # torch 2.13's oneDNN corrupts the heap computing the weight gradient of a strided 1x1
+    # conv in channels-last layout at this size (rc -11 / -6); the recipe trains channels-last.
+    system = registry.system("verbitskiy2021_mbconv_mel64")
+    assert system.recipe.extra["memory_format"] == "channels_last"
+    code = (
+        "import torch\n"
+        "from ascbench_verbitskiy2021.model import verbitskiy2021_mbconv\n"
+        "torch.manual_seed(0)\n"
+        "net = verbitskiy2021_mbconv(10, (1, 64, 100)).to(memory_format=torch.channels_last)\n"
+        "x = torch.randn(64, 1, 64, 100).contiguous(memory_format=torch.channels_last)\n"
+        "for _ in range(2):\n"
+        "    net(x).logsumexp(1).sum().backward()\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-500:]

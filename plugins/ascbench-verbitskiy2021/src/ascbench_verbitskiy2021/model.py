@@ -99,12 +99,17 @@ class MBConv(nn.Module):
         self.se = SqueezeExcite(hidden, math.floor(se_ratio * in_channels))
         self.project = nn.Conv2d(hidden, out_channels, 1, bias=False)
         self.project_bn = nn.BatchNorm2d(out_channels)
-        # Table 5: H(I, O) = I*O parameters when I != O, else an identity (no module).
+        # Table 5: H(I, O) = I*O parameters when I != O, else an identity (no module). A strided
+        # block's shortcut is a 1x1 conv of stride s; it is computed as its equal, every s-th
+        # row and column then a 1x1 conv of stride 1 (same weights, same MACs), because the
+        # weight gradient of a strided 1x1 conv in channels-last layout corrupts the heap in
+        # torch 2.13's oneDNN (segfault), and channels-last makes these steps 1.5x faster.
         self.shortcut = (
-            nn.Conv2d(in_channels, out_channels, 1, stride, bias=False)
+            nn.Conv2d(in_channels, out_channels, 1, bias=False)
             if in_channels != out_channels
             else None
         )
+        self.shortcut_stride = stride
 
     def fold_pairs(self) -> list[tuple[str, str]]:
         """conv -> batch norm pairs for ascbench's ``fold_batchnorm`` compressor."""
@@ -118,7 +123,10 @@ class MBConv(nn.Module):
         if self.depthwise is not None:
             y = self.depthwise_act(self.depthwise_bn(self.depthwise(y)))
         y = self.project_bn(self.project(self.se(y)))
-        return y + (x if self.shortcut is None else self.shortcut(x))
+        if self.shortcut is None:
+            return y + x
+        f, t = self.shortcut_stride
+        return y + self.shortcut(x[:, :, ::f, ::t] if (f, t) != (1, 1) else x)
 
 
 class DeepsoundMBConvNet(nn.Module):

@@ -68,6 +68,9 @@ def recipe(n_mels: int) -> TrainingRecipe:
             "10 s (640 frames) at evaluation",
             "optimizer_params": {"betas": [0.9, 0.999], "eps": 1e-8},
             "early_stopping": {"max_epochs": 500, "typical_epochs": 400},
+            # speed, not the report: NHWC training steps 1.5x faster on the CPU (the strided
+            # shortcut is computed so that torch 2.13's oneDNN does not crash on it; model.py)
+            "memory_format": "channels_last",
         },
     )
 
