@@ -147,3 +147,12 @@ def _training_summary(terminalreporter, benches: list) -> None:
     if base:
         parts.append(f"base = {base}")
     terminalreporter.write_line("geometric-mean ratio to dense fp32: " + ", ".join(parts))
+    shares = [b for b in benches if "time_shares" in b.extra_info["new"]]
+    if shares:
+        names = list(shares[0].extra_info["new"]["time_shares"])
+        terminalreporter.write_sep("-", "where the new step's CPU time goes (profiled run)")
+        terminalreporter.write_line(f"{'system':30s} " + " ".join(f"{n:>13s}" for n in names))
+        for b in shares:
+            row = b.extra_info["new"]["time_shares"]
+            cells = " ".join(f"{row[n]:13.0%}" for n in names)
+            terminalreporter.write_line(f"{b.extra_info['system']:30s} {cells}")

@@ -21,7 +21,12 @@ The two trainers run in two helper processes (``training_speed_worker.py``): one
 Their requests alternate system by system, so a load change on the machine hits both alike.
 Set ``ASCBENCH_TRAINING_BASE=none`` to time only this checkout.
 
-Run (about 5 minutes on 2 cores)::
+A third, profiled run of this checkout's trainer (not timed) splits each system's step time
+by op category (dense convolution, grouped/depthwise convolution, batch norm, matmul,
+optimizer and EMA, everything else: activations, pooling, elementwise, copies), which says
+what bounds a system that stays far below the dense throughput.
+
+Run (about 6 minutes on 2 cores)::
 
     pytest benchmarks/test_training_speed.py --benchmark-only --benchmark-json speed.json
 """
@@ -205,3 +210,5 @@ def test_training_step(
         assert all(math.isfinite(v) for v in answer["loss"]), f"{label}: loss not finite"
     if "base" in answers:
         info["speedup"] = info["base"]["step_seconds"] / info["new"]["step_seconds"]
+    # where the new trainer's step time goes, by op category (a profiled run, not timed)
+    info["new"]["time_shares"] = new.ask({**request, "breakdown": True})["time_shares"]

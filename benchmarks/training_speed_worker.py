@@ -62,12 +62,15 @@ class StepClock:
     CPU time: on a machine shared with other work, CPU time is the steadier measure) and page
     faults."""
 
-    def __init__(self, log: list, **_: object):
+    def __init__(self, log: list, profiler=None, **_: object):
         self.log = log
+        self.profiler = profiler
         self.log.append(("start", time.perf_counter(), time.process_time(), _faults()))
 
     def update(self, n: int = 1) -> None:
         self.log.append(("step", time.perf_counter(), time.process_time(), _faults()))
+        if self.profiler is not None:
+            self.profiler.step()
 
     def set_postfix(self, *args: object, **kwargs: object) -> None:
         pass
@@ -89,9 +92,52 @@ def step_times(log: list) -> list[list[tuple[float, float, int]]]:
     return epochs
 
 
+#: Categories of a step's time (``breakdown`` requests), in the order they are printed.
+CATEGORIES = ("dense conv", "grouped conv", "batch norm", "matmul", "optimizer+EMA", "other")
+
+
+def op_category(name: str, shapes: list) -> str:
+    """The category of an aten op of a training step's profile. A convolution whose weight has
+    one input channel per group on an input of several channels is grouped (depthwise)."""
+    if "conv" in name:
+        # mkldnn_convolution(input, weight, ...); convolution_backward(grad, input, weight, ...)
+        inp, weight = (shapes[1], shapes[2]) if "backward" in name else (shapes[0], shapes[1])
+        grouped = len(weight) == 4 and weight[1] == 1 and len(inp) == 4 and inp[1] > 1
+        return "grouped conv" if grouped else "dense conv"
+    if "batch_norm" in name:
+        return "batch norm"
+    if any(k in name for k in ("addmm", "aten::mm", "bmm", "linear", "matmul")):
+        return "matmul"
+    if "_foreach" in name:
+        return "optimizer+EMA"
+    return "other"
+
+
+def time_shares(profiler) -> dict[str, float]:
+    """Shares of the profiled steps' self CPU time by :data:`CATEGORIES`."""
+    totals = dict.fromkeys(CATEGORIES, 0.0)
+    for event in profiler.key_averages(group_by_input_shape=True):
+        if not event.key.startswith("aten::"):
+            continue  # autograd nodes and Python frames hold no time of their own here
+        shapes = [list(s) if isinstance(s, (list, tuple)) else [] for s in event.input_shapes]
+        totals[op_category(event.key, shapes + [[], [], []])] += event.self_cpu_time_total
+    whole = sum(totals.values()) or 1.0
+    return {k: v / whole for k, v in totals.items()}
+
+
 def time_system(
-    registry, ruleset, name: str, batches: int, epochs: int, seed: int, extra: dict | None = None
+    registry,
+    ruleset,
+    name: str,
+    batches: int,
+    epochs: int,
+    seed: int,
+    extra: dict | None = None,
+    breakdown: bool = False,
 ) -> dict:
+    """Train ``name`` for ``epochs`` epochs of ``batches`` batches and time its steps; with
+    ``breakdown``, profile the last epoch's steps (but the first, a warm-up) instead and
+    answer the shares of their time by op category (profiling slows them: not timed)."""
     import numpy as np
     import torch
 
@@ -130,8 +176,17 @@ def time_system(
     seed_everything(seed)
     model = build_model(registry, system, shape, ruleset.num_classes)
     log: list = []
+    profiler = None
+    if breakdown:
+        from torch.profiler import profile, schedule
+
+        wait = batches * (epochs - 1)
+        profiler = profile(
+            schedule=schedule(wait=wait, warmup=1, active=batches - 1), record_shapes=True
+        )
+        profiler.start()
     bar = trainer_module.progress_bar
-    trainer_module.progress_bar = lambda **kw: StepClock(log, **kw)
+    trainer_module.progress_bar = lambda **kw: StepClock(log, profiler, **kw)
     try:
         result = train(
             model, _clips(features), recipe, epochs=epochs, seed=seed, progress=False,
@@ -139,6 +194,10 @@ def time_system(
         )  # fmt: skip
     finally:
         trainer_module.progress_bar = bar
+        if profiler is not None:
+            profiler.stop()
+    if profiler is not None:
+        return {"system": name, "time_shares": time_shares(profiler)}
     digest = float(sum(p.detach().double().abs().sum() for p in model.parameters()))
     return {
         "system": name,
@@ -197,7 +256,7 @@ def main() -> None:
                 answer = time_system(
                     registry, ruleset, request["system"], int(request.get("batches", 4)),
                     int(request.get("epochs", 2)), int(request.get("seed", 0)),
-                    request.get("extra"),
+                    request.get("extra"), bool(request.get("breakdown", False)),
                 )  # fmt: skip
         except Exception as exc:  # report, keep serving
             answer = {"error": f"{type(exc).__name__}: {exc}"}

@@ -125,6 +125,7 @@ def test_the_plugins_are_installed_by_a_pip_call_of_their_own():
     [
         "readme_cli_startup.py",  # start-up numbers from the committed benchmark JSON
         "readme_profile_time.py",  # profile time from the committed benchmark JSON
+        "readme_training_speed.py",  # training-step speed from the committed benchmark JSON
         "readme_rulesets.py",  # the rule-set table from ascbench/rulesets/*.toml
         "readme_waveform_cost.py",  # waveform-augmentation cost from the benchmark JSON
         "readme_fingerprint_cost.py",  # fingerprint cost from the benchmark JSON
