@@ -9,11 +9,14 @@ A step is everything between two optimizer steps: reading the batch, augmentatio
 forward, loss, backward, optimizer step, EMA.
 
 Per system it reports the median step time (wall and CPU; the ratios use CPU time, the
-steadier measure on a machine shared with other work), the counted training MACs per step
-(forward MACs per clip under dcase2022 x batch size x 3 for forward + backward), the
-achieved MAC/s and its ratio to the dense fp32 throughput of a 1024 x 1024 @ 1024 x 1024
-matmul on one thread measured by the same processes. The terminal summary prints the
-geometric-mean ratio over systems for both trainers.
+steadier measure on a machine shared with other work), the MACs one training step executes
+(convolutions and matmuls, forward and backward, counted by torch's ``FlopCounterMode`` over
+one step of each trainer, with the backward of a grouped convolution counted right: a
+frozen layer has no weight gradient and the first layer no input gradient, so this is not
+3x the forward; ``forward_macs_x3_per_step`` keeps that estimate), the achieved MAC/s and
+its ratio to the dense fp32 throughput of a 1024 x 1024 @ 1024 x 1024 matmul on one thread
+measured by the same processes. The terminal summary prints the geometric-mean ratio over
+systems for both trainers.
 
 The two trainers run in two helper processes (``training_speed_worker.py``): one imports
 ``ascbench`` from this checkout, the other from ``git archive <base>`` of the base commit
@@ -51,8 +54,6 @@ BASE = os.environ.get("ASCBENCH_TRAINING_BASE", "b33b94c")
 BATCHES = int(os.environ.get("ASCBENCH_TRAINING_BATCHES", "4"))
 #: Side of the square fp32 matmul that stands for the machine's dense throughput.
 MATMUL = 1024
-#: Training MACs per step = forward MACs x this (forward + backward w.r.t. inputs and weights).
-TRAINING_FACTOR = 3
 
 
 class Worker:
@@ -182,16 +183,23 @@ def test_training_step(
     new = training_workers["new"]
     answers["new"] = benchmark.pedantic(lambda: new.ask(request), rounds=1, iterations=1)
 
+    # The new trainer's step profiled by op category and its executed MACs counted (one run,
+    # not timed); the base trainer's step counted too (one step), as a step of its may differ.
+    profiled = new.ask({**request, "breakdown": True, "count": True})
+    executed = {"new": profiled["step_macs"]}
+    if "base" in answers:
+        one_step = {**request, "epochs": 1, "batches": 1, "count": True}
+        executed["base"] = base.ask(one_step)["step_macs"]
     macs = _forward_macs(ascbench_registry, ascbench_system)
     batch = answers["new"]["batch"]
-    per_step = macs * batch * TRAINING_FACTOR
     info = benchmark.extra_info
     info.update(
         system=ascbench_system,
         batch=batch,
         clips_read_per_step=answers["new"]["clips_per_step"],
         forward_macs_per_clip=macs,
-        training_macs_per_step=per_step,
+        training_macs_per_step=executed["new"],
+        forward_macs_x3_per_step=macs * batch * 3,
         dense_fp32_macs_per_s=dense_fp32["macs_per_s"],
         dense_fp32_wall_macs_per_s=dense_fp32["wall_macs_per_s"],
         base_commit=BASE if "base" in answers else None,
@@ -203,12 +211,12 @@ def test_training_step(
             "ascbench": training_workers[label].ascbench,
             "step_seconds": cpu,
             "step_wall_seconds": wall,
-            "macs_per_s": per_step / cpu,
-            "ratio_to_dense": per_step / cpu / dense_fp32["macs_per_s"],
+            "step_macs": executed[label],
+            "macs_per_s": executed[label] / cpu,
+            "ratio_to_dense": executed[label] / cpu / dense_fp32["macs_per_s"],
             "final_loss": answer["loss"][-1],
         }
         assert all(math.isfinite(v) for v in answer["loss"]), f"{label}: loss not finite"
     if "base" in answers:
         info["speedup"] = info["base"]["step_seconds"] / info["new"]["step_seconds"]
-    # where the new trainer's step time goes, by op category (a profiled run, not timed)
-    info["new"]["time_shares"] = new.ask({**request, "breakdown": True})["time_shares"]
+    info["new"]["time_shares"] = profiled["time_shares"]

@@ -62,12 +62,19 @@ class StepClock:
     CPU time: on a machine shared with other work, CPU time is the steadier measure) and page
     faults."""
 
-    def __init__(self, log: list, profiler=None, **_: object):
+    def __init__(self, log: list, profiler=None, counter=None, **_: object):
         self.log = log
         self.profiler = profiler
+        # a FlopCounterMode around the epoch's first step only (entered here, left at update)
+        self.counter = counter if counter is not None and not counter.counted else None
         self.log.append(("start", time.perf_counter(), time.process_time(), _faults()))
+        if self.counter is not None:
+            self.counter.mode.__enter__()
 
     def update(self, n: int = 1) -> None:
+        if self.counter is not None:
+            self.counter.mode.__exit__(None, None, None)
+            self.counter.counted, self.counter = True, None
         self.log.append(("step", time.perf_counter(), time.process_time(), _faults()))
         if self.profiler is not None:
             self.profiler.step()
@@ -77,6 +84,39 @@ class StepClock:
 
     def close(self) -> None:
         pass
+
+
+def conv_backward_flops(
+    grad_out_shape, x_shape, w_shape, _bias, _stride, _padding, _dilation, transposed,
+    _output_padding, _groups, output_mask, out_shape=None,
+) -> int:  # fmt: skip
+    """FLOPs of a convolution's backward: one forward's worth for the input gradient and one
+    for the weight gradient, each only where autograd asks for it (``output_mask``).
+    torch 2.13's own formula counts a grouped convolution's weight gradient as if it were
+    dense (C^2 instead of C for a depthwise one: 73x too many on Verbitskiy's)."""
+    from torch.utils.flop_counter import conv_flop_count
+
+    forward = conv_flop_count(x_shape, w_shape, grad_out_shape, transposed)
+    return forward * (int(bool(output_mask[0])) + int(bool(output_mask[1])))
+
+
+class StepCounter:
+    """The multiply-accumulates one training step executes, counted by torch's
+    ``FlopCounterMode`` (convolutions, matmuls and their backward: a frozen layer has no
+    weight gradient and the first layer no input gradient, so a step is not 3x the forward;
+    Kim's recipe freezes two of four layers)."""
+
+    def __init__(self) -> None:
+        import torch
+        from torch.utils.flop_counter import FlopCounterMode
+
+        backward = torch.ops.aten.convolution_backward
+        self.mode = FlopCounterMode(display=False, custom_mapping={backward: conv_backward_flops})
+        self.counted = False
+
+    @property
+    def macs(self) -> int:
+        return self.mode.get_total_flops() // 2
 
 
 def step_times(log: list) -> list[list[tuple[float, float, int]]]:
@@ -134,14 +174,17 @@ def time_system(
     seed: int,
     extra: dict | None = None,
     breakdown: bool = False,
+    count: bool = False,
 ) -> dict:
-    """Train ``name`` for ``epochs`` epochs of ``batches`` batches and time its steps; with
-    ``breakdown``, profile the last epoch's steps (but the first, a warm-up) instead and
-    answer the shares of their time by op category (profiling slows them: not timed)."""
+    """Train ``name`` for ``epochs`` epochs of ``batches`` batches and time its steps. With
+    ``breakdown``, profile the last epoch's steps (but the first, a warm-up) and answer the
+    shares of their time by op category; with ``count``, answer the MACs the first step
+    executed (``step_macs``). Profiling and counting slow the steps they watch."""
     import numpy as np
     import torch
 
     import ascbench.training.trainer as trainer_module
+
     try:
         from ascbench.build import build_frontend, build_model
     except ImportError:  # pragma: no cover - a checkout before ascbench.build
@@ -185,8 +228,9 @@ def time_system(
             schedule=schedule(wait=wait, warmup=1, active=batches - 1), record_shapes=True
         )
         profiler.start()
+    counter = StepCounter() if count else None
     bar = trainer_module.progress_bar
-    trainer_module.progress_bar = lambda **kw: StepClock(log, profiler, **kw)
+    trainer_module.progress_bar = lambda **kw: StepClock(log, profiler, counter, **kw)
     try:
         result = train(
             model, _clips(features), recipe, epochs=epochs, seed=seed, progress=False,
@@ -196,8 +240,13 @@ def time_system(
         trainer_module.progress_bar = bar
         if profiler is not None:
             profiler.stop()
-    if profiler is not None:
-        return {"system": name, "time_shares": time_shares(profiler)}
+    if profiler is not None or counter is not None:
+        answer: dict = {"system": name}
+        if profiler is not None:
+            answer["time_shares"] = time_shares(profiler)
+        if counter is not None:
+            answer["step_macs"] = counter.macs
+        return answer
     digest = float(sum(p.detach().double().abs().sum() for p in model.parameters()))
     return {
         "system": name,
@@ -257,6 +306,7 @@ def main() -> None:
                     registry, ruleset, request["system"], int(request.get("batches", 4)),
                     int(request.get("epochs", 2)), int(request.get("seed", 0)),
                     request.get("extra"), bool(request.get("breakdown", False)),
+                    bool(request.get("count", False)),
                 )  # fmt: skip
         except Exception as exc:  # report, keep serving
             answer = {"error": f"{type(exc).__name__}: {exc}"}

@@ -54,8 +54,9 @@ def block() -> str:
     sentence = (
         f"One training step on one thread ({cpu}, {date}; CPU time, median step of an epoch "
         f"after a warm-up epoch), this checkout against commit {first['base_commit']} in the "
-        f"same run; dense fp32 (a 1024³ matmul) ran at "
-        f"{first['dense_fp32_macs_per_s'] / 1e9:.1f} GMAC/s. Geometric mean of the ratio to "
+        f"same run; GMAC/s counts the multiply-accumulates the step executes; dense fp32 (a "
+        f"1024³ matmul) ran at {first['dense_fp32_macs_per_s'] / 1e9:.1f} GMAC/s. Geometric "
+        f"mean of the ratio to "
         f"dense over the {means['systems_compared']} systems both have: "
         f"**{means['base']:.3f} before, {means['new_common']:.3f} now "
         f"({means['new_common'] / means['base']:.2f}x)**; {means['new']:.3f} over all "
