@@ -1,7 +1,8 @@
 """Learning curves of every installed system on the default data: does each one learn?
 
 For each system this trains the model with its own recipe (the learning-rate schedule spans
-``--epochs``) and, after every epoch, evaluates it on the test split. It writes:
+``--epochs``; the batch the default run uses, see ``ascbench.jobs.plan.step_matched_recipe``)
+and, after every epoch, evaluates it on the test split. It writes:
 
 * ``OUT/learning_curves.json``: per system and epoch, the mean training loss, test macro
   accuracy and log loss, the number of distinct predicted classes and the share of the most
@@ -37,16 +38,22 @@ from typing import Any
 
 def _groups(registry, names: list[str]) -> list[list[str]]:
     """Systems in groups that run in one process: a teacher and its students together."""
-    from ascbench.jobs.plan import teacher_of
+    from ascbench.jobs.plan import teachers_of
+
+    def teacher_of(name: str) -> str | None:
+        teachers = teachers_of(registry.system(name))
+        if len(teachers) > 1:
+            raise SystemExit(f"{name}: distilled from several teachers; not supported here")
+        return teachers[0] if teachers else None
 
     by_teacher: dict[str, list[str]] = {}
     singles: list[list[str]] = []
     for name in names:
-        teacher = teacher_of(registry.system(name))
+        teacher = teacher_of(name)
         if teacher:
             by_teacher.setdefault(teacher, []).append(name)
     for name in names:
-        if teacher_of(registry.system(name)):
+        if teacher_of(name):
             continue
         singles.append([name, *by_teacher.pop(name, [])])
     for teacher, students in by_teacher.items():  # teacher not selected: bring it along
@@ -87,10 +94,14 @@ def _curve(name: str, epochs: int, seed: int, device: str, overrides: dict, teac
             update={"recipe": system.recipe.model_copy(update=overrides)}
         )
     from ascbench.data import load_dataset
+    from ascbench.jobs.plan import step_matched_recipe
 
     dataset = load_dataset(None, clip_seconds=ruleset.clip_seconds, progress=False)
     frontend = build_frontend(registry, system)
     feats = {s: features_for(dataset, s, frontend, progress=False) for s in ("train", "test")}
+    # the batch the default run trains with (an Adam recipe starved of steps gets a smaller one)
+    recipe, batch_note = step_matched_recipe(system.recipe, len(feats["train"]))
+    system = system.model_copy(update={"recipe": recipe})
     seed_everything(seed)
     model = build_model(registry, system, tuple(feats["train"].shape[1:]), 10)
     teacher = None
@@ -123,6 +134,7 @@ def _curve(name: str, epochs: int, seed: int, device: str, overrides: dict, teac
         "recipe": system.recipe.model_dump(mode="json"),
         "frontend": system.frontend.model_dump(),
         "distilled": teacher is not None,
+        "batch_note": batch_note,
         "history": [
             {
                 "epoch": h.epoch,
