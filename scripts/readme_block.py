@@ -28,6 +28,18 @@ def generated(name: str, script: str, source: str, sentence: str) -> str:
     return "\n".join([begin, note, sentence, end])
 
 
+def from_results(name: str, script: str | Path, results: Path, text: str) -> str:
+    """:func:`generated` for a block made by ``script`` (its ``__file__``) from the committed
+    file ``results``, both named relative to the repository."""
+    root = README.parent
+    return generated(
+        name,
+        Path(script).resolve().relative_to(root).as_posix(),
+        Path(results).resolve().relative_to(root).as_posix(),
+        text,
+    )
+
+
 def benchmark_extra(path: Path) -> tuple[dict, str, str]:
     """``(extra_info, CPU name, date)`` of the first benchmark in a pytest-benchmark JSON."""
     import json

@@ -23,9 +23,7 @@ def block() -> str:
         f"loading included), and reads them back from the cache in {info['cached_s']:.1f} s "
         f"(median of {info['rounds']} interleaved rounds, {info['cpus']} cores, {cpu}, {date})."
     )
-    source = "benchmarks/results/" + RESULTS.name
-    return readme_block.generated("profile-time", "scripts/" + Path(__file__).name, source,
-                                  sentence)  # fmt: skip
+    return readme_block.from_results("profile-time", __file__, RESULTS, sentence)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -63,9 +63,7 @@ def block() -> str:
         f"{len(rows)} systems. — means a system the base commit did not have."
     )
     body = "\n".join([sentence, "", *head, *(_row(info) for info in rows)])
-    source = "benchmarks/results/" + RESULTS.name
-    return readme_block.generated("training-speed", "scripts/" + Path(__file__).name, source,
-                                  body)  # fmt: skip
+    return readme_block.from_results("training-speed", __file__, RESULTS, body)
 
 
 def main(argv: list[str] | None = None) -> int:

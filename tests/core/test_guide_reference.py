@@ -3,7 +3,6 @@ makes of the pydantic models and built-in components, and a new field shows up i
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -12,20 +11,16 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel, Field
 
+from tests.scripts import load_script
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "guide_reference.py"
 
 
 @pytest.fixture(scope="module")
 def reference():
-    sys.path.insert(0, str(SCRIPT.parent))  # the script imports readme_block beside it
-    try:
-        spec = importlib.util.spec_from_file_location("ascbench_guide_reference", SCRIPT)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
-    return module
+    # the script imports readme_block beside it
+    return load_script("scripts/guide_reference.py", "ascbench_guide_reference")
 
 
 def test_the_guide_reference_block_is_current():

@@ -30,13 +30,9 @@ def test_ci_runs_the_readme_test_command():
 
 # -- the default run's table: generated from leaderboard/default-run/ ---------------------------
 def _readme_results():
-    import importlib.util
+    from tests.scripts import load_script
 
-    path = ROOT / "scripts" / "readme_results.py"
-    spec = importlib.util.spec_from_file_location("ascbench_readme_results", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/readme_results.py", "ascbench_readme_results")
 
 
 def test_the_default_run_block_matches_the_committed_results(capsys):

@@ -3,23 +3,17 @@ package changes under it (the redesign renamed what it imported, and nothing not
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
 from ascbench.data.synth import SynthConfig
 from ascbench.plugins import load_registry
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "learning_curves.py"
+from tests.scripts import load_script
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("learning_curves", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/learning_curves.py", "learning_curves")
 
 
 def test_a_student_runs_after_its_teacher_in_one_group():

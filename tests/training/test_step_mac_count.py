@@ -4,20 +4,14 @@ step time."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import torch
 from torch import nn
 
-WORKER = Path(__file__).resolve().parents[2] / "benchmarks" / "training_speed_worker.py"
+from tests.scripts import load_script
 
 
 def _worker():
-    spec = importlib.util.spec_from_file_location("training_speed_worker", WORKER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/training_speed_worker.py", "training_speed_worker")
 
 
 def _step_macs(model: nn.Module, x: torch.Tensor) -> int:
