@@ -20,8 +20,10 @@ systems for both trainers.
 
 The two trainers run in two helper processes (``training_speed_worker.py``): one imports
 ``ascbench`` from this checkout, the other from ``git archive <base>`` of the base commit
-(``ASCBENCH_TRAINING_BASE``, default ``b33b94c``, the code before the training-speed work).
-Their requests alternate system by system, so a load change on the machine hits both alike.
+(``ASCBENCH_TRAINING_BASE``, default ``b33b94c``, the code before the training-speed work),
+with that commit's own plugins (models and recipes as they were; a system it does not have
+is timed for this checkout only and left out of the comparison). Their requests alternate
+system by system, so a load change on the machine hits both alike.
 Set ``ASCBENCH_TRAINING_BASE=none`` to time only this checkout.
 
 A third, profiled run of this checkout's trainer (not timed) splits each system's step time

@@ -41,3 +41,18 @@ def test_frozen_layers_and_the_first_layers_input_have_no_gradient_macs():
     first.weight.requires_grad_(False)  # frozen: no weight gradient, and no input gradient
     # for the second either, as nothing before it needs one
     assert _step_macs(model, x) == f1 + 2 * f2
+
+
+def test_the_time_breakdown_tells_depthwise_from_dense_convolutions():
+    category = _worker().op_category
+    depthwise, dense = [16, 1, 3, 3], [16, 8, 3, 3]
+    x, grad = [4, 16, 10, 10], [4, 16, 8, 8]
+    assert category("aten::mkldnn_convolution", [x, depthwise, []]) == "grouped conv"
+    assert category("aten::convolution_backward", [grad, x, depthwise]) == "grouped conv"
+    assert category("aten::mkldnn_convolution", [[4, 8, 10, 10], dense, []]) == "dense conv"
+    # one input channel (a first layer) is dense, whatever the weight's second dimension
+    assert category("aten::mkldnn_convolution", [[4, 1, 10, 10], depthwise, []]) == "dense conv"
+    assert category("aten::native_batch_norm", [x]) == "batch norm"
+    assert category("aten::_foreach_mul_", [[]]) == "optimizer+EMA"
+    assert category("aten::addmm", [[10], [4, 8], [8, 10]]) == "matmul"
+    assert category("aten::silu", [x]) == "other"
