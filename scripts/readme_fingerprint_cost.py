@@ -24,8 +24,10 @@ def block() -> str:
     info, cpu, date = readme_block.benchmark_extra(RESULTS)
     cold_tau = TAU2022_BYTES / (info["hash_mb_per_s"] * 1e6)
     warm_tau = TAU2022_FILES * info["stat_us_per_file"] / 1e6
-    return readme_block.generated(
-        NAME, "scripts/readme_fingerprint_cost.py", "benchmarks/results/fingerprint-cost.json",
+    return readme_block.from_results(
+        NAME,
+        __file__,
+        RESULTS,
         f"On the default dataset ({info['files']:,} files, {info['bytes'] / 1e6:.0f} MB) the "
         f"fingerprint costs {info['cold_s']:.2f} s the first time (every file hashed, "
         f"{info['hash_mb_per_s']:.0f} MB/s) and {info['warm_s'] * 1e3:.0f} ms after that "

@@ -21,7 +21,7 @@ SHOWN_SHARES = 2
 
 def _shares(shares: dict[str, float]) -> str:
     top = sorted(shares.items(), key=lambda kv: -kv[1])[:SHOWN_SHARES]
-    return ", ".join(f"{name} {share:.0%}" for name, share in top).replace("%", " %")
+    return ", ".join(f"{name} {share * 100:.0f} %" for name, share in top)
 
 
 def _row(info: dict) -> str:

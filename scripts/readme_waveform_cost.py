@@ -22,8 +22,10 @@ NAME = "waveform-cost"
 
 def block() -> str:
     info, cpu, date = readme_block.benchmark_extra(RESULTS)
-    return readme_block.generated(
-        NAME, "scripts/readme_waveform_cost.py", "benchmarks/results/waveform-cost.json",
+    return readme_block.from_results(
+        NAME,
+        __file__,
+        RESULTS,
         f"A CP-Mobile training step on {info['batch']} one-second clips takes "
         f"{info['step_from_cache_s']:.2f} s from cached features and "
         f"{info['step_from_audio_s']:.2f} s from audio with device impulse responses, "
