@@ -65,16 +65,14 @@ class StepClock:
     def __init__(self, log: list, profiler=None, counter=None, **_: object):
         self.log = log
         self.profiler = profiler
-        # a FlopCounterMode around the epoch's first step only (entered here, left at update)
-        self.counter = counter if counter is not None and not counter.counted else None
+        self.counter = counter  # counts the first step of the first epoch
         self.log.append(("start", time.perf_counter(), time.process_time(), _faults()))
-        if self.counter is not None:
-            self.counter.mode.__enter__()
+        if counter is not None:
+            counter.start()
 
     def update(self, n: int = 1) -> None:
         if self.counter is not None:
-            self.counter.mode.__exit__(None, None, None)
-            self.counter.counted, self.counter = True, None
+            self.counter.stop()
         self.log.append(("step", time.perf_counter(), time.process_time(), _faults()))
         if self.profiler is not None:
             self.profiler.step()
@@ -112,7 +110,17 @@ class StepCounter:
 
         backward = torch.ops.aten.convolution_backward
         self.mode = FlopCounterMode(display=False, custom_mapping={backward: conv_backward_flops})
-        self.counted = False
+        self.state = "ready"  # -> "counting" -> "done": one step only
+
+    def start(self) -> None:
+        if self.state == "ready":
+            self.mode.__enter__()
+            self.state = "counting"
+
+    def stop(self) -> None:
+        if self.state == "counting":
+            self.mode.__exit__(None, None, None)
+            self.state = "done"
 
     @property
     def macs(self) -> int:
