@@ -42,7 +42,8 @@ def test_one_epoch_of_a_curve_on_small_default_data(tmp_path, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def _one_thread(monkeypatch):
+def _restore_torch_threads():
+    """The script sets torch's thread count (--threads) in this process; put it back."""
     import torch
 
     threads = torch.get_num_threads()
