@@ -60,24 +60,31 @@ def state_dict_mismatches(
     return missing, unexpected, shapes
 
 
+def describe_mismatches(own: Mapping[str, Any], state: Mapping[str, Any]) -> str:
+    """How ``state`` fails to load strictly into a model whose state dict is ``own``, in one
+    line (the counts and the first key of each kind: missing, unexpected, shape); "" when it
+    loads."""
+    missing, unexpected, shapes = state_dict_mismatches(own, state)
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing keys (first: {missing[0]})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected keys (first: {unexpected[0]})")
+    if shapes:
+        k = shapes[0]
+        problems.append(
+            f"{len(shapes)} shape mismatches (first: {k} {tuple(state[k].shape)} in the file, "
+            f"{tuple(own[k].shape)} in the model)"
+        )
+    return "; ".join(problems)
+
+
 def load_weights(model: Any, path: str | Path, *, prefix: str = "", what: str = "") -> None:
     """Load ``path`` into ``model`` with strict keys and shapes, or fail naming the file and
     the first mismatching keys. ``what`` names the architecture in the message."""
     state = read_state_dict(path, prefix)
-    own = model.state_dict()
-    missing, unexpected, shapes = state_dict_mismatches(own, state)
-    if missing or unexpected or shapes:
-        problems = []
-        if missing:
-            problems.append(f"{len(missing)} missing keys (first: {missing[0]})")
-        if unexpected:
-            problems.append(f"{len(unexpected)} unexpected keys (first: {unexpected[0]})")
-        if shapes:
-            k = shapes[0]
-            problems.append(
-                f"{len(shapes)} shape mismatches (first: {k} {tuple(state[k].shape)} in the file, "
-                f"{tuple(own[k].shape)} in the model)"
-            )
+    problems = describe_mismatches(model.state_dict(), state)
+    if problems:
         target = what or type(model).__name__
-        raise WeightsError(f"{path}: does not match {target}: " + "; ".join(problems))
+        raise WeightsError(f"{path}: does not match {target}: {problems}")
     model.load_state_dict(state, strict=True)

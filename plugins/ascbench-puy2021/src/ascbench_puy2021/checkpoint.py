@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ascbench.checkpoints import state_dict_mismatches
+from ascbench.checkpoints import describe_mismatches
 from ascbench.errors import AscbenchError
 
 #: The keys every upstream checkpoint has (``config`` is optional).
@@ -109,24 +109,15 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
 def check_compatible(model: nn.Module, state: Mapping[str, torch.Tensor], path: Path) -> None:
     """Raise a one-line :class:`AscbenchError` naming ``path`` unless ``state`` matches
     ``model``'s state dict exactly (same keys, same shapes)."""
-    expected = model.state_dict()
-    missing, unexpected, mismatched = state_dict_mismatches(expected, state)
-    missing, unexpected = sorted(missing), sorted(unexpected)
-    shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(expected[k].shape)}" for k in mismatched]
-    if not (missing or unexpected or shapes):
+    own = model.state_dict()
+    problems = describe_mismatches(own, state)
+    if not problems:
         return
-    parts = []
-    if missing:
-        parts.append(f"missing {len(missing)} key(s) e.g. {missing[:3]}")
-    if unexpected:
-        parts.append(f"unexpected {len(unexpected)} key(s) e.g. {unexpected[:3]}")
-    if shapes:
-        parts.append(f"shape mismatch (file vs model) e.g. {shapes[:2]}")
     hint = ""
-    if any(k.endswith("sp_conv2.bias") for k in unexpected):
+    if any(k.endswith("sp_conv2.bias") and k not in own for k in state):
         hint = " (it looks like an already-folded network; give the training-time checkpoint)"
     raise AscbenchError(
-        f"{path}: wrong architecture for {type(model).__name__}: {'; '.join(parts)}{hint}; "
+        f"{path}: wrong architecture for {type(model).__name__}: {problems}{hint}; "
         "expected a valeoai/SP4ASC Cnn6_60k checkpoint (256 mels, 10 classes)"
     )
 
