@@ -20,16 +20,8 @@ from typing import Any
 
 import pluggy
 
-from ascbench import hookspecs
-from ascbench.components import (
-    AugmentationEntry,
-    CompressorEntry,
-    EvaluatorEntry,
-    FrontendEntry,
-    LrScheduleEntry,
-    ModelEntry,
-    RegistryEntry,
-)
+from ascbench import components, hookspecs
+from ascbench.components import RegistryEntry
 from ascbench.errors import PluginError, RuleSetError, UnknownNameError, one_line
 from ascbench.rules import RuleSet, load_ruleset_file
 from ascbench.systems import System
@@ -39,12 +31,12 @@ ENV_PLUGINS = "ASCBENCH_PLUGINS"
 #: hook name -> (registry kind, the class its entries must be)
 HOOKS: dict[str, tuple[str, type]] = {
     "register_rulesets": ("ruleset", RuleSet),
-    "register_frontends": ("frontend", FrontendEntry),
-    "register_models": ("model", ModelEntry),
-    "register_compressors": ("compressor", CompressorEntry),
-    "register_evaluators": ("evaluator", EvaluatorEntry),
-    "register_augmentations": ("augmentation", AugmentationEntry),
-    "register_lr_schedules": ("lr_schedule", LrScheduleEntry),
+    "register_frontends": ("frontend", components.FrontendEntry),
+    "register_models": ("model", components.ModelEntry),
+    "register_compressors": ("compressor", components.CompressorEntry),
+    "register_evaluators": ("evaluator", components.EvaluatorEntry),
+    "register_augmentations": ("augmentation", components.AugmentationEntry),
+    "register_lr_schedules": ("lr_schedule", components.LrScheduleEntry),
     "register_systems": ("system", System),
 }
 KINDS = tuple(kind for kind, _ in HOOKS.values())

@@ -19,25 +19,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from ascbench.data import checks
 from ascbench.data.base import Clip, Dataset
-from ascbench.data.checks import (
-    DataReport,
-    HeaderMode,
-    check_headers,
-    examples,
-    existing_files,
-    listed_name_problem,
-    normalise_name,
-    read_table,
-)
+from ascbench.data.checks import DataReport, HeaderMode, Table
 from ascbench.data.tau import parent_of, parse_name
 from ascbench.errors import DatasetError
 from ascbench.scenes import SCENES
-
-if TYPE_CHECKING:
-    from ascbench.data.checks import Table
 
 #: File names tried when a folder (not a CSV file) is given.
 LABEL_FILES: tuple[str, ...] = ("labels.csv", "labels.tsv")
@@ -105,7 +93,7 @@ def scan_folder(
     root = csv_path.parent
     report.root = root
     try:
-        table = read_table(csv_path, ["filename", "scene_label"], what="labels CSV")
+        table = checks.read_table(csv_path, ["filename", "scene_label"], what="labels CSV")
     except DatasetError as exc:
         report.errors.append(str(exc))
         return report
@@ -121,7 +109,7 @@ def scan_folder(
     report.dataset = Dataset(
         name="folder", root=root, sample_rate=44100, clip_seconds=0.0, splits=splits, notes=notes
     )
-    found = check_headers(
+    found = checks.check_headers(
         report, root, [c.filename for c in clips], headers, clip_seconds, progress
     )
     if found is not None:
@@ -167,7 +155,7 @@ def _read_rows(table: Table, csv_path: Path, root: Path) -> _LabelRows:
     rows = _LabelRows(split_of={} if "split" in table.columns else None)
     seen: set[str] = set()
     for line, row in table.rows:
-        fn = normalise_name(row["filename"])
+        fn = checks.normalise_name(row["filename"])
         where = f"{csv_path.name}:{line}"
         problem = _filename_problem(fn, root)
         if problem:
@@ -194,7 +182,7 @@ def _read_rows(table: Table, csv_path: Path, root: Path) -> _LabelRows:
 
 def _filename_problem(fn: str, root: Path) -> str | None:
     """What is wrong with a listed file name, or None."""
-    return listed_name_problem(fn, root)
+    return checks.listed_name_problem(fn, root)
 
 
 def _clip(fn: str, label: str, row: dict[str, str]) -> Clip:
@@ -228,13 +216,13 @@ def _report_row_problems(
     if rows.duplicates:
         report.warnings.append(
             f"{len(rows.duplicates)} files are listed more than once in "
-            f"{csv_path.name} ({examples(rows.duplicates)}); the first row is "
+            f"{csv_path.name} ({checks.examples(rows.duplicates)}); the first row is "
             "used"
         )
     if rows.unknown:
         msg = (
             f"{len(rows.unknown)} rows of {csv_path} have labels that are not DCASE scenes "
-            f"({examples(rows.unknown)})"
+            f"({checks.examples(rows.unknown)})"
         )
         if skip_unknown_labels:
             report.warnings.append(msg + "; they were left out")
@@ -250,19 +238,20 @@ def _drop_missing(
 ) -> list[Clip]:
     """The clips whose files exist; missing files are an error, or skipped and noted."""
     root = csv_path.parent
-    present = existing_files(root, [c.filename for c in clips])
+    present = checks.existing_files(root, [c.filename for c in clips])
     missing = [c.filename for c in clips if c.filename not in present]
     if not missing:
         return clips
     if skip_missing:
         notes.append(
-            f"skipped {len(missing)} listed files missing from {root}: {examples(missing, 5)}"
+            f"skipped {len(missing)} listed files missing from {root}: "
+            f"{checks.examples(missing, 5)}"
         )
         report.warnings.append(notes[-1])
         return [c for c in clips if c.filename in present]
     report.errors.append(
         f"{len(missing)} of {len(clips)} files listed in {csv_path} are missing (first: "
-        f"{examples(missing, 5)}); fix the paths (relative to {root}), or pass "
+        f"{checks.examples(missing, 5)}); fix the paths (relative to {root}), or pass "
         "--skip-missing (skip_missing=True) to leave them out and record them in the notes"
     )
     return clips
