@@ -48,8 +48,9 @@ def raised_at(exc: BaseException) -> str:
     return f"{Path(frame.filename).name}:{frame.lineno}"
 
 
-def one_line(exc: BaseException) -> str:
-    """``Type: first line of the message (FILE:LINE)``, the line from :func:`raised_at`."""
+def one_line(exc: BaseException, *, also: str = "") -> str:
+    """``Type: first line of the message (FILE:LINE)``, the line from :func:`raised_at`;
+    ``also`` is added inside the parentheses (``(FILE:LINE; also)``)."""
     text = str(exc).strip().splitlines()
-    where = raised_at(exc)
+    where = "; ".join(part for part in (raised_at(exc), also) if part)
     return f"{type(exc).__name__}: {text[0] if text else ''}" + (f" ({where})" if where else "")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import traceback
 from typing import TYPE_CHECKING, Any
 
-from ascbench.errors import AscbenchError, raised_at
+from ascbench.errors import AscbenchError, one_line
 from ascbench.jobs import stages
 from ascbench.jobs.artifacts import ArtifactStore
 from ascbench.jobs.plan import Job, RunSettings, load_run_dataset, step_matched_recipe
@@ -148,13 +148,10 @@ def describe_failure(exc: BaseException, system: System, job: Job, settings: Run
     traceback goes to ``seed<k>.error.txt`` beside the entry."""
     from ascbench.atomic import atomic_write_text
 
-    first = str(exc).splitlines()[0] if str(exc) else ""
-    where = raised_at(exc) or "no traceback"
     artifacts = ArtifactStore(settings.results, settings.ruleset.name)
     path = artifacts.error_report(system.name, job.seed)
     try:
         atomic_write_text(path, "".join(traceback.format_exception(exc)))
-        where += f"; traceback in {path}"
     except OSError:
-        pass
-    return f"{type(exc).__name__}: {first} ({where})"
+        return one_line(exc)
+    return one_line(exc, also=f"traceback in {path}")

@@ -118,6 +118,10 @@ def test_run_writes_entries_failures_and_resumes(tiny_plugin, tiny_data, tmp_pat
     broken = entries["tiny_broken"]
     assert broken.status == "failed" and "this model always fails" in broken.reason
     assert (results / "dcase2022" / "tiny_broken" / "seed0.error.txt").exists()
+    # one line: the exception, the line that raised it, where the whole traceback went
+    assert "\n" not in broken.reason and broken.reason.endswith(
+        f"; traceback in {results / 'dcase2022' / 'tiny_broken' / 'seed0.error.txt'})"
+    )
 
     ok = entries["tiny_ok"]
     # finished and compliant: 'ok', or 'degenerate' when two epochs on a few dozen clips
