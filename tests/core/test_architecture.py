@@ -7,6 +7,7 @@ count cyclomatic complexity the way radon does (one plus one per branch point).
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from collections import defaultdict
@@ -114,6 +115,96 @@ def test_no_import_cycle_including_imports_inside_functions():
 def test_the_cycle_finder_finds_a_cycle():
     assert import_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert import_cycles({"a": {"b"}, "b": set()}) == []
+
+
+# -- the layer table of ARCHITECTURE.md ---------------------------------------------------------
+ARCHITECTURE = PACKAGE.parent / "ARCHITECTURE.md"
+
+
+def layer_table(text: str) -> list[tuple[str, list[str]]]:
+    """``(layer, [module paths])`` for each row of the table under ``## Layers``, top first; a
+    path is a backticked name ending in ``.py`` (a module) or ``/`` (a package)."""
+    (section,) = [part for part in re.split(r"(?m)^## ", text) if part.startswith("Layers")]
+    rows = []
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) < 2 or cells[0] in ("layer", "") or set(cells[0]) <= {"-"}:
+            continue
+        names = re.findall(r"`([^`]+)`", cells[1])
+        rows.append((cells[0], [n for n in names if n.endswith((".py", "/"))]))
+    return rows
+
+
+def module_of(path: str) -> str:
+    """``cli.py`` -> ``ascbench.cli``; ``commands/`` -> ``ascbench.commands``; ``__init__.py``
+    -> ``ascbench``."""
+    name = path.removesuffix("/").removesuffix(".py").replace("/", ".")
+    return "ascbench" if name == "__init__" else f"ascbench.{name}"
+
+
+def layer_ranks(rows: list[tuple[str, list[str]]], modules) -> tuple[dict[str, int], list[str]]:
+    """Each module's row (0 = top, by the longest name that contains it) and the modules no row
+    names."""
+    named = {module_of(path): rank for rank, (_, paths) in enumerate(rows) for path in paths}
+    ranks, unplaced = {}, []
+    for module in sorted(modules):
+        owner = next(
+            (m for m in sorted(named, key=len, reverse=True)
+             if module == m or (m != "ascbench" and module.startswith(m + "."))),
+            None,
+        )  # fmt: skip
+        if owner is None:
+            unplaced.append(module)
+        else:
+            ranks[module] = named[owner]
+    return ranks, unplaced
+
+
+def imports_up(graph: dict[str, set[str]], ranks: dict[str, int]) -> list[str]:
+    """Every import of a module in a higher row (a smaller rank) than the importer's."""
+    return sorted(
+        f"{a} -> {b}" for a, targets in graph.items() for b in targets if ranks[b] < ranks[a]
+    )
+
+
+def test_every_import_goes_down_the_layer_table_of_architecture_md():
+    rows = layer_table(ARCHITECTURE.read_text())
+    assert rows, "ARCHITECTURE.md has no layer table under ## Layers"
+    for _, paths in rows:
+        for path in paths:
+            assert (PACKAGE / path).exists(), f"ARCHITECTURE.md names {path}, which is not there"
+    graph = import_graph()
+    ranks, unplaced = layer_ranks(rows, _modules())
+    assert not unplaced, f"modules no row of ARCHITECTURE.md's layer table names: {unplaced}"
+    up = imports_up(graph, ranks)
+    assert not up, "imports up ARCHITECTURE.md's layer table: " + "; ".join(up)
+
+
+def test_the_layer_check_sees_an_import_up_and_a_module_no_row_names():
+    text = (
+        "## Layers\n\n| layer | modules | may import |\n|---|---|---|\n"
+        "| top | `cli.py`, `commands/` | all |\n| bottom | `errors.py`, `__init__.py` | none |\n"
+        "\n## Next\n| other | `jobs/` | x |\n"
+    )
+    rows = layer_table(text)
+    assert rows == [("top", ["cli.py", "commands/"]), ("bottom", ["errors.py", "__init__.py"])]
+    modules = [
+        "ascbench",
+        "ascbench.cli",
+        "ascbench.commands.run",
+        "ascbench.errors",
+        "ascbench.jobs",
+    ]
+    ranks, unplaced = layer_ranks(rows, modules)
+    assert unplaced == ["ascbench.jobs"]
+    assert ranks == {
+        "ascbench": 1,
+        "ascbench.cli": 0,
+        "ascbench.commands.run": 0,
+        "ascbench.errors": 1,
+    }
+    graph = {"ascbench.errors": {"ascbench.cli"}, "ascbench.cli": {"ascbench.errors"}}
+    assert imports_up(graph, ranks) == ["ascbench.errors -> ascbench.cli"]
 
 
 class _Complexity(ast.NodeVisitor):
