@@ -48,9 +48,36 @@ def raised_at(exc: BaseException) -> str:
     return f"{Path(frame.filename).name}:{frame.lineno}"
 
 
+def first_problem(exc: Exception) -> tuple[str, str, int]:
+    """The first problem of a pydantic ``ValidationError``: where (the field path joined by
+    dots, "" at the top level), the message (without pydantic's "Value error, ") and how many
+    problems follow it. Duck-typed (``exc.errors()``), so this module imports no pydantic."""
+    problems = exc.errors()  # type: ignore[attr-defined]
+    first = problems[0]
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    return where, str(first["msg"]).removeprefix("Value error, "), len(problems) - 1
+
+
+def describe_problem(exc: Exception) -> str:
+    """A pydantic ``ValidationError`` in one line: ``at 'a.b': message (and N more problems)``."""
+    where, message, more = first_problem(exc)
+    also = f" (and {more} more problems)" if more else ""
+    return f"at '{where or '(top level)'}': {message}{also}"
+
+
+def _is_validation_error(exc: BaseException) -> bool:
+    return type(exc).__name__ == "ValidationError" and callable(getattr(exc, "errors", None))
+
+
 def one_line(exc: BaseException, *, also: str = "") -> str:
     """``Type: first line of the message (FILE:LINE)``, the line from :func:`raised_at`;
-    ``also`` is added inside the parentheses (``(FILE:LINE; also)``)."""
-    text = str(exc).strip().splitlines()
+    ``also`` is added inside the parentheses (``(FILE:LINE; also)``). A pydantic
+    ``ValidationError`` gives its model and first problem (``System at 'report': Field
+    required (and 1 more problems)``) instead of its count of errors."""
+    if _is_validation_error(exc):
+        model = getattr(exc, "title", "")
+        text = [f"{model} {describe_problem(exc)}".strip()]
+    else:
+        text = str(exc).strip().splitlines()
     where = "; ".join(part for part in (raised_at(exc), also) if part)
     return f"{type(exc).__name__}: {text[0] if text else ''}" + (f" ({where})" if where else "")

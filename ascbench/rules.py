@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ascbench.errors import RuleSetError
+from ascbench.errors import RuleSetError, describe_problem
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -302,11 +302,8 @@ def load_ruleset_file(path: str | Path) -> RuleSet:
     try:
         return RuleSet.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        more = f" (and {len(exc.errors()) - 1} more problems)" if len(exc.errors()) > 1 else ""
         raise RuleSetError(
-            f"{path}: invalid rule set at '{where}': {err['msg']}{more}; "
+            f"{path}: invalid rule set {describe_problem(exc)}; "
             "see `ascbench rules schema` for the expected fields"
         ) from exc
 

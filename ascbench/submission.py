@@ -31,9 +31,9 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, field_validator
 
-from ascbench.errors import AscbenchError
+from ascbench.errors import AscbenchError, describe_problem
 from ascbench.leaderboard._io import atomic_write_bytes, atomic_write_text, read_text
-from ascbench.leaderboard.entry import LeaderboardEntry, RuleSetInfo, first_error
+from ascbench.leaderboard.entry import LeaderboardEntry, RuleSetInfo
 from ascbench.rules import RuleSet
 from ascbench.scenes import DEVICES, SCENES
 
@@ -398,7 +398,7 @@ class SubmissionInfo(BaseModel):
             )
         except ValidationError as exc:
             raise SubmissionError(
-                f"{source}: invalid submission information {first_error(exc)}"
+                f"{source}: invalid submission information {describe_problem(exc)}"
             ) from exc
 
 

@@ -150,7 +150,7 @@ def run(args: argparse.Namespace, ctx: object) -> int:
 
 def _synth(args: argparse.Namespace) -> int:
     from ascbench.data.synth import SynthConfig, synthesize
-    from ascbench.errors import DatasetError
+    from ascbench.errors import DatasetError, first_problem
 
     overrides = {k: v for k, v in {
         "seed": args.seed, "locations_train": args.locations_train,
@@ -162,9 +162,7 @@ def _synth(args: argparse.Namespace) -> int:
     try:
         config = SynthConfig.default(args.style, **overrides)
     except ValueError as exc:  # pydantic ValidationError
-        first = exc.errors()[0] if hasattr(exc, "errors") else {"msg": str(exc), "loc": ()}
-        where = ".".join(str(x) for x in first.get("loc", ()))
-        msg = str(first["msg"]).removeprefix("Value error, ")
+        where, msg, _ = first_problem(exc) if hasattr(exc, "errors") else ("", str(exc), 0)
         raise DatasetError(f"invalid synthetic size: {where + ': ' if where else ''}{msg}; "
                            "see `ascbench data synth --help`") from None  # fmt: skip
     counts = config.expected_counts()

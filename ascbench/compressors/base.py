@@ -28,7 +28,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, ValidationError
 from torch.nn.utils import prune
 
-from ascbench.errors import AscbenchError
+from ascbench.errors import AscbenchError, first_problem
 
 
 class CompressionError(AscbenchError):
@@ -51,10 +51,10 @@ class CompressorBase:
         try:
             self.config = self.Params(**params)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"]) or "(parameters)"
+            where, message, _ = first_problem(exc)
             raise CompressionError(
-                f"compressor {self.name!r}: invalid parameter '{where}': {err['msg']}; "
+                f"compressor {self.name!r}: invalid parameter '{where or '(parameters)'}': "
+                f"{message}; "
                 f"valid parameters are {sorted(self.Params.model_fields)}"
             ) from exc
 

@@ -42,6 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ascbench.clips import ClipData, TrainingError, check_data, load_batch, resolve_device
 from ascbench.devices import forward_with_devices
+from ascbench.errors import describe_problem
 from ascbench.evaluation.errors import EvaluationError
 from ascbench.evaluation.metrics import (
     ECE_BINS,
@@ -230,10 +231,7 @@ def build_tta(
         try:
             spec = SpecAugment(**spec)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            raise EvaluationError(
-                f"tta_params.specaugment: {first['msg']} ({first['loc']})"
-            ) from exc
+            raise EvaluationError(f"tta_params.specaugment {describe_problem(exc)}") from exc
     elif spec is False or spec is None:
         spec = None
     else:

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, Field, ValidationError, field_validator, model_validator
 
+from ascbench.errors import describe_problem
 from ascbench.leaderboard._io import atomic_write_text, is_temp_file, read_json
 from ascbench.leaderboard.entry import (
     SCHEMA_VERSION,
@@ -33,7 +34,6 @@ from ascbench.leaderboard.entry import (
     RuleSetInfo,
     Status,
     _Strict,
-    first_error,
     parse_entry,
     utc_now,
 )
@@ -372,7 +372,7 @@ def build_leaderboard(
             ruleset=entries[0].ruleset, generated_at=generated_at or utc_now(), entries=entries
         )
     except ValidationError as exc:
-        raise LeaderboardError(f"cannot build the leaderboard {first_error(exc)}") from exc
+        raise LeaderboardError(f"cannot build the leaderboard {describe_problem(exc)}") from exc
 
 
 def entries_by_ruleset(entries: Iterable[LeaderboardEntry]) -> dict[str, list[LeaderboardEntry]]:
@@ -437,7 +437,8 @@ def _board_from_data(data: Any, source: str) -> Leaderboard:
     try:
         return Leaderboard.model_validate(data)
     except ValidationError as exc:
-        raise LeaderboardError(f"{source}: not a valid leaderboard {first_error(exc)}") from exc
+        problem = describe_problem(exc)
+        raise LeaderboardError(f"{source}: not a valid leaderboard {problem}") from exc
 
 
 def read_input(path: str | Path, *, errors: list[str] | None = None) -> list[LeaderboardEntry]:

@@ -51,7 +51,7 @@ from pydantic import (
 )
 
 from ascbench.complexity.report import ComplexitySummary
-from ascbench.errors import AscbenchError
+from ascbench.errors import AscbenchError, describe_problem
 from ascbench.leaderboard.degeneracy import degeneracy_reasons
 from ascbench.rules import Limit, LimitCheck, RuleSet
 from ascbench.scenes import DEVICE_GROUPS, DEVICES, SCENES
@@ -727,16 +727,6 @@ class LeaderboardEntry(_Strict):
 # -- parsing with one-line errors ---------------------------------------------------------------
 
 
-def first_error(exc: ValidationError) -> str:
-    """The first problem of a pydantic error as 'at <path>: <message> (and N more problems)'."""
-    errors = exc.errors()
-    err = errors[0]
-    where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-    more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
-    msg = str(err["msg"]).removeprefix("Value error, ")
-    return f"at '{where}': {msg}{more}"
-
-
 def parse_entry(data: Any, source: str, *, verify: bool = True) -> LeaderboardEntry:
     """Validate ``data`` (parsed JSON) as an entry; ``source`` names it in the error message.
 
@@ -753,7 +743,7 @@ def parse_entry(data: Any, source: str, *, verify: bool = True) -> LeaderboardEn
         entry = LeaderboardEntry.model_validate(data)
     except ValidationError as exc:
         raise LeaderboardError(
-            f"{source}: not a valid leaderboard entry {first_error(exc)}; "
+            f"{source}: not a valid leaderboard entry {describe_problem(exc)}; "
             "see `leaderboard/schema.json` for the format"
         ) from exc
     if verify:

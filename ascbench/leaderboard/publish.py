@@ -27,6 +27,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ascbench.errors import describe_problem
 from ascbench.leaderboard._io import atomic_write_bytes, read_json
 from ascbench.leaderboard.board import (
     SCHEMA_FILE,
@@ -41,7 +42,6 @@ from ascbench.leaderboard.defaults import DEFAULT_OUT
 from ascbench.leaderboard.entry import (
     LeaderboardEntry,
     LeaderboardError,
-    first_error,
     parse_entry,
 )
 from ascbench.leaderboard.render import render_html, render_index, render_markdown
@@ -137,7 +137,7 @@ def _read_board_data(data: dict[str, Any], source: str, problems: list[str]) -> 
         Leaderboard.model_validate(data)
     except ValidationError as exc:
         problems.append(
-            f"{source}: not a valid leaderboard {first_error(exc)}; regenerate it with "
+            f"{source}: not a valid leaderboard {describe_problem(exc)}; regenerate it with "
             "`ascbench leaderboard merge` or drop the file"
         )
         return []
