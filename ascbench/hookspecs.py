@@ -92,7 +92,12 @@ def register_compressors() -> list[CompressorEntry]:
     Called once when the registry is built. Each entry names a factory that takes keyword
     parameters (those in a system's ``compressors[i].params``) and returns an object with a
     method ``compress(model, context) -> torch.nn.Module``. Systems chain compressors in
-    order; complexity is measured before and after every stage.
+    order; complexity is measured before and after every stage. A compressor that needs or
+    changes how weights are stored declares it: ``accepts`` (a tuple of "float32", "float16",
+    "int8") and ``makes`` (one of them), as the built-in ones do
+    (:class:`ascbench.compressors.CompressorBase`); a chain whose order cannot work is then
+    refused when the system is built, before anything is trained. Without them it takes any
+    form and keeps it.
     """
 
 

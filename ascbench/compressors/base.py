@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
@@ -41,11 +41,41 @@ class CompressorParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+#: How a model's weights are stored on its way through a chain (:func:`storage_of`), and the
+#: compressors that store them so, as a message names them.
+STORAGE_MADE_BY = {"float32": "the float model", "float16": "fp16", "int8": "int8 quantization"}
+
+
+def storage_of(model: torch.nn.Module) -> str:
+    """``"int8"`` (torch.ao quantized modules), ``"float16"`` (a module that declares
+    ``storage = "float16"``, as :class:`~ascbench.compressors.fp16.Float16Storage` does) or
+    ``"float32"``."""
+    if is_quantized(model):
+        return "int8"
+    if any(getattr(m, "storage", None) == "float16" for m in model.modules()):
+        return "float16"
+    return "float32"
+
+
+def refusal(name: str, accepts: Sequence[str], form: str, previous: str, advice: str) -> str:
+    """Why compressor ``name`` cannot take a model stored as ``form`` (made by ``previous``)."""
+    return (
+        f"{name} cannot follow {previous}: {name} needs a {' or '.join(accepts)} model, not "
+        f"{form}; {advice}"
+    )
+
+
 class CompressorBase:
-    """A compressor with validated parameters. Subclasses set ``name`` and ``Params``."""
+    """A compressor with validated parameters. Subclasses set ``name`` and ``Params``, and
+    ``accepts``/``makes`` where they change or need a storage form (:func:`storage_of`): a
+    chain in the wrong order is refused when the system is built, before anything trains."""
 
     name: ClassVar[str] = "compressor"
     Params: ClassVar[type[CompressorParams]] = CompressorParams
+    #: The storage forms of the model this compressor takes.
+    accepts: ClassVar[tuple[str, ...]] = ("float32", "float16", "int8")
+    #: The storage form of the model it returns; None: the form it was given.
+    makes: ClassVar[str | None] = None
 
     def __init__(self, **params: Any) -> None:
         try:
@@ -57,6 +87,16 @@ class CompressorBase:
                 f"{message}; "
                 f"valid parameters are {sorted(self.Params.model_fields)}"
             ) from exc
+
+    @classmethod
+    def check_input(cls, model: torch.nn.Module) -> None:
+        """A one-line :class:`CompressionError` unless ``model`` is stored in a form this
+        compressor takes."""
+        form = storage_of(model)
+        if form not in cls.accepts:
+            advice = "change the order of the system's compressors or drop one of them"
+            made_by = STORAGE_MADE_BY[form]
+            raise CompressionError(refusal(cls.name, cls.accepts, form, made_by, advice))
 
     @property
     def params(self) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ascbench.complexity import ComplexityReport, ComplexitySummary, measure
 from ascbench.complexity.fusion import count_before_fusion, is_fusion, note_after_fusion
-from ascbench.compressors.base import CompressionError
+from ascbench.compressors.base import CompressionError, refusal
 from ascbench.compressors.quantize import float_reference
 from ascbench.rules import RuleSet
 
@@ -211,7 +211,35 @@ def build_steps(
         else:
             name, params = ref[0], dict(ref[1] or {})
         steps.append((name, resolve_factory(name, resolve or BUILTIN)(**params)))
+    check_order(steps)
     return steps
+
+
+def check_order(steps: Sequence[tuple[str, Any]]) -> None:
+    """Refuse a chain in which a compressor would get a model stored in a form it does not
+    take (``accepts``/``makes``, :func:`~ascbench.compressors.base.storage_of`): int8 after
+    fp16, pruning after int8. The model starts in float32; a compressor that declares neither
+    (a plugin's own) takes any form and keeps it."""
+    form, maker = "float32", None
+    for name, compressor in steps:
+        accepts = getattr(compressor, "accepts", None)
+        if accepts is not None and form not in accepts:
+            raise CompressionError(
+                "compressors " + " -> ".join(n for n, _ in steps) + ": "
+                + refusal(name, accepts, form, maker[0], _reorder_advice(name, compressor, maker))
+            )  # fmt: skip
+        made = getattr(compressor, "makes", None)
+        if made is not None and made != form:
+            form, maker = made, (name, compressor, form)
+
+
+def _reorder_advice(name: str, compressor: Any, maker: tuple[str, Any, str]) -> str:
+    """Put ``name`` first where the two then work in that order, else drop one of them."""
+    maker_name, maker_compressor, before = maker
+    made = getattr(compressor, "makes", None) or before
+    if before in compressor.accepts and made in getattr(maker_compressor, "accepts", (made,)):
+        return f"put {name} before {maker_name}"
+    return "drop one of them"
 
 
 def resolve_factory(

@@ -32,7 +32,6 @@ from ascbench.compressors.base import (
     CompressorParams,
     clone_model,
     get_module,
-    is_quantized,
     note,
     set_module,
 )
@@ -160,10 +159,7 @@ def fold_batchnorm(
     Batch norms in a fold pair fold into their convolutions; any other batch norm becomes an
     :class:`Affine` (``standalone="affine"``) or stays (``"keep"``).
     """
-    if is_quantized(model):
-        raise CompressionError(
-            "fold_batchnorm cannot run on an int8 model; put it before int8_static in the chain"
-        )
+    FoldBatchNorm.check_input(model)
     found, notes = find_pairs(model, method=discovery, extra=pairs, input_shape=input_shape)
     folded = affine = 0
     done: set[str] = set()
@@ -241,6 +237,7 @@ class FoldBatchNorm(CompressorBase):
     )
     Params = FoldParams
     config: FoldParams
+    accepts = ("float32", "float16")
 
     def _apply(self, model: nn.Module, input_shape: tuple[int, ...] | None) -> tuple:
         for p in self.config.pairs:  # validate early, with a clear message

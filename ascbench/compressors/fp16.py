@@ -21,11 +21,9 @@ from pydantic import Field
 from torch import nn
 
 from ascbench.compressors.base import (
-    CompressionError,
     CompressorBase,
     CompressorParams,
     clone_model,
-    is_quantized,
     note,
 )
 
@@ -50,6 +48,9 @@ def _cast_to_half(model: nn.Module, buffers: bool) -> int:
 
 class Float16Storage(nn.Module):
     """A model stored in float16 and computed in float32 (see the module docstring)."""
+
+    #: what :func:`ascbench.compressors.base.storage_of` reports for a model holding this
+    storage = "float16"
 
     def __init__(self, model: nn.Module, *, buffers: bool = True) -> None:
         super().__init__()
@@ -85,12 +86,11 @@ class Fp16(CompressorBase):
     )
     Params = Fp16Params
     config: Fp16Params
+    accepts = ("float32", "float16")
+    makes = "float16"
 
     def _apply(self, model: nn.Module) -> Float16Storage:
-        if is_quantized(model):
-            raise CompressionError(
-                "fp16 cannot follow int8_static (the weights are already int8); drop one of them"
-            )
+        self.check_input(model)
         if isinstance(model, Float16Storage):
             return clone_model(model)
         return Float16Storage(clone_model(model), buffers=self.config.buffers)

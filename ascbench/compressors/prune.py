@@ -36,7 +36,6 @@ from ascbench.compressors.base import (
     CompressorParams,
     bake_pruning,
     clone_model,
-    is_quantized,
     note,
     progress,
 )
@@ -136,13 +135,11 @@ class PruneL1(CompressorBase):
     )
     Params = PruneParams
     config: PruneParams
+    accepts = ("float32", "float16")
 
     def compress(self, model: nn.Module, context: Any) -> nn.Module:
         cfg = self.config
-        if is_quantized(model):
-            raise CompressionError(
-                "prune_l1 cannot prune an int8 model; put prune_l1 before int8_static"
-            )
+        self.check_input(model)
         model = clone_model(model)
         targets = prunable_tensors(model, include_bias=cfg.include_bias, prefixes=cfg.modules)
         if not targets:

@@ -38,14 +38,12 @@ from ascbench.compressors.base import (
     clone_model,
     example_input,
     get_module,
-    is_quantized,
     note,
     progress,
     quiet_torch_ao,
     set_module,
 )
 from ascbench.compressors.fold import Affine
-from ascbench.compressors.fp16 import Float16Storage
 
 _FLOAT_REFERENCE = "_ascbench_float_reference"
 
@@ -181,6 +179,8 @@ class Int8Static(CompressorBase):
     )
     Params = Int8Params
     config: Int8Params
+    accepts = ("float32",)
+    makes = "int8"
 
     def compress(self, model: nn.Module, context: Any) -> nn.Module:
         limit = self.config.calibration_batches
@@ -210,12 +210,7 @@ class Int8Static(CompressorBase):
         return names
 
     def _quantize(self, model: nn.Module, batches: list[torch.Tensor]) -> nn.Module:
-        if is_quantized(model):
-            raise CompressionError("int8_static: the model is already quantized")
-        if any(isinstance(m, Float16Storage) for m in model.modules()):
-            raise CompressionError(
-                "int8_static cannot follow fp16; put int8_static before fp16 or drop fp16"
-            )
+        self.check_input(model)
         backend = self.config.backend
         if backend not in torch.backends.quantized.supported_engines:
             raise CompressionError(
@@ -339,8 +334,7 @@ class Int8QAT(Int8Static):
         from torch.ao.quantization.quantize_fx import convert_fx, fuse_fx, prepare_qat_fx
 
         cfg = self.config
-        if is_quantized(model) or any(isinstance(m, Float16Storage) for m in model.modules()):
-            raise CompressionError("int8_qat needs a float32 model; put it before fp16/int8")
+        self.check_input(model)
         if cfg.backend not in torch.backends.quantized.supported_engines:
             raise CompressionError(f"int8_qat: quantized engine {cfg.backend!r} is not available")
         torch.backends.quantized.engine = cfg.backend

@@ -90,3 +90,74 @@ def test_steps_from_names_and_bad_names(dcase2021):
     ctx = CompressionContext(ruleset=dcase2021, input_shape=nets.SHAPE)
     _, records = run_chain(nets.ConvLinear(), [], ctx)
     assert len(records) == 1 and records[0].name == "uncompressed"
+
+
+# -- the order of a chain, checked when it is built -------------------------------------------
+@pytest.mark.parametrize(
+    ("chain", "message"),
+    [
+        (
+            ["int8_static", "prune_l1"],
+            "compressors int8_static -> prune_l1: prune_l1 cannot follow int8_static: prune_l1 "
+            "needs a float32 or float16 model, not int8; put prune_l1 before int8_static",
+        ),
+        (
+            ["fold_batchnorm", "fp16", "int8_qat"],
+            "compressors fold_batchnorm -> fp16 -> int8_qat: int8_qat cannot follow fp16: "
+            "int8_qat needs a float32 model, not float16; drop one of them",
+        ),
+        (
+            ["int8_static", "fp16"],
+            "fp16 cannot follow int8_static: fp16 needs a float32 or float16 model, not int8; "
+            "drop one of them",
+        ),
+        (["int8_qat", "fold_batchnorm"], "put fold_batchnorm before int8_qat"),
+    ],
+)
+def test_a_chain_in_an_order_that_cannot_work_is_refused_when_built(chain, message):
+    refs = [(name, {"amount": 0.5} if name == "prune_l1" else {}) for name in chain]
+    with pytest.raises(CompressionError) as info:
+        build_steps(refs)
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "chain",
+    [
+        ["fold_batchnorm", "prune_l1", "int8_static"],
+        ["fold_batchnorm", "fp16"],
+        ["prune_l1", "fp16", "prune_l1", "fold_batchnorm"],
+        ["fp16", "fp16"],
+        ["int8_qat"],
+        [],
+    ],
+)
+def test_a_chain_that_works_is_built(chain):
+    refs = [(name, {"amount": 0.5} if name == "prune_l1" else {}) for name in chain]
+    assert [name for name, _ in build_steps(refs)] == chain
+
+
+def test_a_plugin_compressor_that_declares_no_storage_takes_and_keeps_any_form():
+    class Rename:  # a plugin's compressor: no accepts, no makes
+        def compress(self, model, context):
+            return model
+
+    factories = {**BUILTIN, "rename": Rename}
+    steps = build_steps([("int8_static", {}), ("rename", {})], factories)
+    assert [name for name, _ in steps] == ["int8_static", "rename"]
+    with pytest.raises(CompressionError, match="prune_l1 cannot follow int8_static"):
+        build_steps([("int8_static", {}), ("rename", {}), ("prune_l1", {"amount": 0.5})], factories)
+
+
+def test_each_compressor_refuses_a_model_stored_in_a_form_it_does_not_take():
+    model = nets.ConvBNReLUNet().eval()
+    int8 = BUILTIN["int8_static"]().compress(
+        model, CompressionContext(calibration=nets.calibration(1))
+    )
+    for name in ("prune_l1", "fold_batchnorm", "fp16", "int8_static", "int8_qat"):
+        compressor = BUILTIN[name](**({"amount": 0.5} if name == "prune_l1" else {}))
+        with pytest.raises(CompressionError) as info:
+            compressor.compress(int8, CompressionContext(calibration=nets.calibration(1)))
+        assert str(info.value).startswith(
+            f"{name} cannot follow int8 quantization: {name} needs a "
+        ), str(info.value)

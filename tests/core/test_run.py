@@ -335,3 +335,25 @@ def test_a_device_specific_system_is_left_out_where_the_device_is_unknown(tiny_p
         "one model per device, but dcase2022 does not give the device at inference"
     ]
     assert over_fixed_limits(registry, system, registry.ruleset("dcase2025")) == []
+
+
+def test_a_system_whose_compressors_cannot_work_in_their_order_fails_before_training(
+    plugin_dir, tiny_data, tmp_path, capsys
+):
+    misordered = TINY.replace(
+        '        system("tiny_ok", compressors=[ComponentRef(name="fold_batchnorm")]),\n',
+        '        system("tiny_misordered", compressors=[ComponentRef(name="int8_static"),\n'
+        '               ComponentRef(name="prune_l1", params={"amount": 0.5})]),\n',
+    )
+    plugin = plugin_dir("misordered_plugin", misordered)
+    results = tmp_path / "results"
+    assert _run(plugin, tiny_data, results, "--system", "tiny_misordered") == 1
+    out = capsys.readouterr()
+    (entry,) = ResultStore(results).load_all()
+    assert entry.status == "failed"
+    assert entry.reason.startswith(
+        "compressors int8_static -> prune_l1: prune_l1 cannot follow "
+        "int8_static: prune_l1 needs a float32 or float16 model, not int8; put prune_l1 before "
+        "int8_static"
+    ), entry.reason
+    assert "training" not in out.out + out.err  # refused when the system was built
