@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from ascbench.errors import AscbenchError
+
 
 @dataclass(frozen=True)
 class RegistryEntry:
@@ -32,6 +34,12 @@ class RegistryEntry:
             raise ValueError(f"{self.kind} {self.name!r}: factory {self.factory!r} is not callable")
 
     def build(self, **params: Any) -> Any:
+        """``factory(**params)``; a parameter the factory does not take, or a required one
+        missing, is a one-line error naming this entry and the parameters it takes."""
+        problem = parameter_problem(self.factory, params)
+        if problem:
+            by = f" (plugin '{self.plugin}')" if self.plugin else ""
+            raise AscbenchError(f"{self.kind} '{self.name}'{by}: {problem}")
         return self.factory(**params)
 
     @classmethod
@@ -93,3 +101,21 @@ Frontend = FrontendEntry
 Model = ModelEntry
 Compressor = CompressorEntry
 Evaluator = EvaluatorEntry
+
+
+def parameter_problem(factory: Callable[..., Any], params: dict[str, Any]) -> str:
+    """Why ``factory(**params)`` cannot be called with these names, and the parameters it
+    takes; "" when it can, or when the factory has no signature to read."""
+    import inspect
+
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # a builtin or an object without a signature
+        return ""
+    try:
+        signature.bind(**params)
+    except TypeError as exc:
+        named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        takes = [n for n, p in signature.parameters.items() if p.kind in named]
+        return f"{exc}; it takes {', '.join(takes) or 'no parameters'}"
+    return ""

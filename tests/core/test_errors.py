@@ -90,3 +90,24 @@ def test_a_bad_specaugment_for_tta_names_the_field_not_a_tuple():
     message = str(info.value)
     assert message.startswith("tta_params.specaugment at 'freq_masks': ")
     assert "('freq_masks',)" not in message  # the location as a field path, not a tuple
+
+
+def test_a_misspelt_or_missing_component_parameter_names_the_entry_and_what_it_takes():
+    from ascbench.components import ModelEntry
+    from ascbench.errors import AscbenchError
+
+    def net(num_classes: int = 10, input_shape=(1, 40, 51), *, width: int, dropout=0.3):
+        return (num_classes, width)
+
+    entry = ModelEntry("net", net, "a net", plugin="mine")
+    assert entry.build(width=4) == (10, 4)
+    with pytest.raises(AscbenchError) as info:
+        entry.build(width=4, widht=3)
+    assert str(info.value) == (
+        "model 'net' (plugin 'mine'): got an unexpected keyword argument 'widht'; it takes "
+        "num_classes, input_shape, width, dropout"
+    )
+    with pytest.raises(AscbenchError, match="missing a required argument: 'width'"):
+        entry.build()
+    # a factory taking **params gets whatever the system gives
+    assert ModelEntry("any", lambda **params: params).build(a=1) == {"a": 1}
