@@ -43,9 +43,21 @@ def raised_at(exc: BaseException) -> str:
     frames = traceback.extract_tb(exc.__traceback__)
     if not frames:
         return ""
-    ours = [f for f in frames if "site-packages" not in f.filename or "ascbench" in f.filename]
+    ours = [f for f in frames if _is_ours(f.filename)]
     frame = (ours or frames)[-1]
     return f"{Path(frame.filename).name}:{frame.lineno}"
+
+
+def _is_ours(filename: str) -> bool:
+    """Whether a frame's file is ascbench's, a plugin's or the user's: outside an installed
+    library's folder, or in an installed package named ``ascbench`` or ``ascbench_*`` (a
+    virtual environment inside a folder called ascbench does not make pydantic ours)."""
+    parts = filename.replace("\\", "/").split("/")
+    for marker in ("site-packages", "dist-packages"):
+        if marker in parts:
+            below = parts[len(parts) - parts[::-1].index(marker) :]
+            return bool(below) and (below[0] == "ascbench" or below[0].startswith("ascbench_"))
+    return True
 
 
 def first_problem(exc: Exception) -> tuple[str, str, int]:

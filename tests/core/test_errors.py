@@ -111,3 +111,24 @@ def test_a_misspelt_or_missing_component_parameter_names_the_entry_and_what_it_t
         entry.build()
     # a factory taking **params gets whatever the system gives
     assert ModelEntry("any", lambda **params: params).build(a=1) == {"a": 1}
+
+
+@pytest.mark.parametrize(
+    ("filename", "ours"),
+    [
+        # a virtual environment inside a clone called ascbench: pydantic is still a library
+        ("/home/u/ascbench/.venv/lib/python3.12/site-packages/pydantic/main.py", False),
+        (
+            "/home/u/ascbench-check/.venv/lib/python3.12/site-packages/torch/nn/modules/module.py",
+            False,
+        ),
+        ("/usr/lib/python3/dist-packages/ascbench_puy2021/model.py", True),
+        ("/venv/lib/python3.12/site-packages/ascbench/jobs/job.py", True),
+        ("/home/u/ascbench/ascbench/errors.py", True),
+        ("/tmp/my_plugin.py", True),
+    ],
+)
+def test_the_line_an_error_names_is_in_ascbench_a_plugin_or_the_users_code(filename, ours):
+    from ascbench.errors import _is_ours
+
+    assert _is_ours(filename) is ours
