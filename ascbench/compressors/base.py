@@ -59,9 +59,10 @@ def storage_of(model: torch.nn.Module) -> str:
 
 def refusal(name: str, accepts: Sequence[str], form: str, previous: str, advice: str) -> str:
     """Why compressor ``name`` cannot take a model stored as ``form`` (made by ``previous``)."""
+    article = "an" if accepts[0][0] in "aeiou" else "a"
     return (
-        f"{name} cannot follow {previous}: {name} needs a {' or '.join(accepts)} model, not "
-        f"{form}; {advice}"
+        f"{name} cannot follow {previous}: {name} needs {article} {' or '.join(accepts)} model, "
+        f"not {form}; {advice}"
     )
 
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ascbench.complexity import ComplexityReport, ComplexitySummary, measure
 from ascbench.complexity.fusion import count_before_fusion, is_fusion, note_after_fusion
-from ascbench.compressors.base import CompressionError, refusal
+from ascbench.compressors.base import STORAGE_MADE_BY, CompressionError, refusal
 from ascbench.compressors.quantize import float_reference
 from ascbench.rules import RuleSet
 
@@ -224,9 +224,13 @@ def check_order(steps: Sequence[tuple[str, Any]]) -> None:
     for name, compressor in steps:
         accepts = getattr(compressor, "accepts", None)
         if accepts is not None and form not in accepts:
+            if maker is None:  # the model as built: only a compressor earlier could help
+                previous, advice = STORAGE_MADE_BY[form], "a compressor making it must come first"
+            else:
+                previous, advice = maker[0], _reorder_advice(name, compressor, maker)
             raise CompressionError(
                 "compressors " + " -> ".join(n for n, _ in steps) + ": "
-                + refusal(name, accepts, form, maker[0], _reorder_advice(name, compressor, maker))
+                + refusal(name, accepts, form, previous, advice)
             )  # fmt: skip
         made = getattr(compressor, "makes", None)
         if made is not None and made != form:

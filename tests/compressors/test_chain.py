@@ -161,3 +161,20 @@ def test_each_compressor_refuses_a_model_stored_in_a_form_it_does_not_take():
         assert str(info.value).startswith(
             f"{name} cannot follow int8 quantization: {name} needs a "
         ), str(info.value)
+
+
+def test_a_plugin_compressor_that_needs_an_int8_model_first_is_told_so():
+    class Int8Only:  # a plugin's compressor that only works on int8 models
+        accepts = ("int8",)
+
+        def compress(self, model, context):
+            return model
+
+    factories = {**BUILTIN, "int8_only": Int8Only}
+    with pytest.raises(CompressionError) as info:
+        build_steps([("int8_only", {})], factories)
+    assert str(info.value) == (
+        "compressors int8_only: int8_only cannot follow the float model: int8_only needs an int8 "
+        "model, not float32; a compressor making it must come first"
+    )
+    assert len(build_steps([("int8_static", {}), ("int8_only", {})], factories)) == 2
